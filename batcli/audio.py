@@ -1,0 +1,56 @@
+"""Audio files in and out: soundfile reads and writes, torchaudio resamples.
+
+Arrays are float32, shaped (channels, samples). Any format soundfile knows (wav, flac, ogg, ...)
+can be read; the output format follows the file extension.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from .errors import BatError
+
+
+def load_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
+    """Read a file as float32 (channels, samples), resampled to `sample_rate` when given."""
+    try:
+        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as err:
+        raise BatError(f"{path}: cannot read audio ({_reason(err)})") from None
+    audio = np.ascontiguousarray(data.T)
+    if audio.shape[1] == 0:
+        raise BatError(f"{path}: the file holds no audio samples")
+    if sample_rate is not None and rate != sample_rate:
+        audio, rate = resample(audio, rate, sample_rate), sample_rate
+    return audio, rate
+
+
+def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Band-limited resampling along the last axis (torchaudio's windowed-sinc resampler)."""
+    if from_rate == to_rate:
+        return audio
+    import torch
+    import torchaudio.functional
+
+    tensor = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
+    return torchaudio.functional.resample(tensor, int(from_rate), int(to_rate)).numpy()
+
+
+def save_audio(path: str | Path, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:
+    """Write (channels, samples) audio; the file appears only once complete."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        soundfile.write(str(temporary), np.asarray(audio, dtype=np.float32).T, sample_rate, subtype=subtype)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _reason(err: Exception) -> str:
+    text = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+    return text.replace(str(getattr(err, "filename", "")), "").strip(" :") or type(err).__name__

@@ -1,0 +1,81 @@
+"""JSONL records: one JSON object a line, UTF-8. Read from a file or stdin (`-`), write to stdout or a file.
+
+A bad line is reported as `FILE:LINE: ...` so a user can open the file at that line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Iterable, Iterator
+
+from .errors import BatError
+
+
+def dumps(record: dict) -> str:
+    """One record as one line, keys in insertion order, non-ASCII kept, no trailing newline."""
+    return json.dumps(record, ensure_ascii=False, allow_nan=False)
+
+
+def read_jsonl(source: str | Path) -> Iterator[tuple[int, dict]]:
+    """Yield (line number, record) from a JSONL file, or from stdin when `source` is `-`.
+
+    Blank lines are skipped; a line that is not a JSON object raises BatError naming file and line.
+    """
+    name = "<stdin>" if str(source) == "-" else str(source)
+    try:
+        stream = sys.stdin if str(source) == "-" else open(source, encoding="utf-8")
+    except OSError as err:
+        raise BatError(f"{name}: cannot read ({err.strerror})") from None
+    with stream if stream is not sys.stdin else _no_close(stream):
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise BatError(f"{name}:{number}: not valid JSON ({err.msg} at column {err.colno})") from None
+            if not isinstance(record, dict):
+                raise BatError(f"{name}:{number}: expected a JSON object, got {type(record).__name__}")
+            yield number, record
+
+
+def load_jsonl(source: str | Path) -> list[dict]:
+    return [record for _, record in read_jsonl(source)]
+
+
+def write_jsonl(records: Iterable[dict], destination: str | Path | None = None) -> int:
+    """Write records to a file (atomically: all or nothing) or to stdout when `destination` is None or `-`."""
+    count = 0
+    if destination is None or str(destination) == "-":
+        for record in records:
+            sys.stdout.write(dumps(record) + "\n")
+            count += 1
+        sys.stdout.flush()
+        return count
+    with atomic_write(destination) as stream:
+        for record in records:
+            stream.write(dumps(record) + "\n")
+            count += 1
+    return count
+
+
+@contextmanager
+def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO]:
+    """Open a temporary file beside `path` and move it into place only if the block succeeds."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.partial")
+    try:
+        with open(temporary, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as stream:
+            yield stream
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+@contextmanager
+def _no_close(stream):
+    yield stream

@@ -1,0 +1,161 @@
+"""One binaural scene: a room, 1-2 sound sources placed around the listener, the rendered mix.
+
+Every random choice comes from the clip's own generator, so a clip depends only on its seed and
+index, never on which worker or shard rendered it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.signal import fftconvolve
+
+from ..errors import BatError
+from ..geometry import direction_words, great_circle_deg, to_cartesian, to_spherical
+from .hrtf import HRTF
+from .library import SoundLibrary
+from .rooms import Room, RoomConfig, binaural_response, diffuse_noise, draw_room
+
+
+@dataclass
+class SceneConfig:
+    two_source_fraction: float = field(default=0.5, metadata={"help": "share of clips with two sources (the rest have one)", "range": (0, 1)})
+    azimuth_deg: tuple[float, float] = field(default=(0.0, 360.0), metadata={"help": "source azimuth range (0 front, 90 left)", "range": (0, 360)})
+    elevation_deg: tuple[float, float] = field(default=(-40.0, 90.0), metadata={"help": "source elevation range, clipped to the HRTF's measured range", "range": (-90, 90)})
+    distance_m: tuple[float, float] = field(default=(0.5, 10.0), metadata={"help": "source distance range from the head centre", "range": (0.1, 100)})
+    min_separation_deg: float = field(default=20.0, metadata={"help": "smallest angle between the two sources of a mixture", "range": (0, 180)})
+    source_wall_margin_m: float = field(default=0.25, metadata={"help": "smallest distance from a source to any wall", "range": (0, 5)})
+    min_event_s: float = field(default=1.0, metadata={"help": "shortest time a source sounds", "range": (0.1, 600)})
+    whole_clip_fraction: float = field(default=0.5, metadata={"help": "share of sources that sound for the whole clip", "range": (0, 1)})
+    level_db: tuple[float, float] = field(default=(-32.0, -16.0), metadata={"help": "dry source RMS level (dBFS) at 1 m from the head", "range": (-120, 0)})
+    noise_fraction: float = field(default=0.5, metadata={"help": "share of clips with diffuse background noise", "range": (0, 1)})
+    snr_db: tuple[float, float] = field(default=(5.0, 40.0), metadata={"help": "signal-to-noise ratio of that noise", "range": (-20, 100)})
+
+
+@dataclass
+class Source:
+    label: str
+    position_m: np.ndarray  # room coordinates
+    azimuth_deg: float
+    elevation_deg: float
+    distance_m: float
+    onset_s: float
+    offset_s: float
+    level_db: float
+    sound: dict
+
+    def record(self) -> dict:
+        return {
+            "label": self.label,
+            "azimuth_deg": round(self.azimuth_deg, 3),
+            "elevation_deg": round(self.elevation_deg, 3),
+            "distance_m": round(self.distance_m, 4),
+            "direction": direction_words(self.azimuth_deg, self.elevation_deg),
+            "onset_s": round(self.onset_s, 4),
+            "offset_s": round(self.offset_s, 4),
+            "level_db": round(self.level_db, 2),
+            "position_m": [round(float(v), 4) for v in self.position_m],
+            "sound": self.sound,
+        }
+
+
+def render_scene(
+    rng: np.random.Generator,
+    library: SoundLibrary,
+    hrtf: HRTF,
+    room_config: RoomConfig,
+    config: SceneConfig,
+    sample_rate: int,
+    duration_s: float,
+) -> tuple[np.ndarray, dict]:
+    """Draw and render one scene: (2, samples) float32 audio and the scene's record fields."""
+    num_samples = int(round(duration_s * sample_rate))
+    room = draw_room(rng, room_config)
+    count = 2 if rng.random() < config.two_source_fraction and len(library.labels) > 1 else 1
+    labels = [library.labels[i] for i in rng.choice(len(library.labels), size=count, replace=False)]
+    mix = np.zeros((2, num_samples), dtype=np.float64)
+    sources = []
+    for label in labels:
+        azimuth, elevation, distance, position = place_source(rng, room, hrtf, config, [s.position_m for s in sources])
+        onset, length = _timing(rng, config, sample_rate, num_samples)
+        signal, sound = library.draw(label, rng, sample_rate, length)
+        rms = float(np.sqrt(np.mean(np.square(signal, dtype=np.float64))))
+        if rms == 0.0:
+            raise BatError(f"{sound.get('path', label)}: the sound is silent")
+        level_db = float(rng.uniform(*config.level_db))
+        dry = signal * (10 ** (level_db / 20) / rms)
+        response = binaural_response(room, hrtf, position, rng, room_config.early_ms)
+        wet = fftconvolve(dry[None, :], response, axes=-1)[:, : num_samples - onset]
+        mix[:, onset : onset + wet.shape[1]] += wet
+        sources.append(
+            Source(label, position, azimuth, elevation, distance, onset / sample_rate, (onset + signal.size) / sample_rate, level_db, sound)
+        )
+    noise = None
+    if rng.random() < config.noise_fraction:
+        snr_db = float(rng.uniform(*config.snr_db))
+        signal_power = float(np.mean(mix**2))
+        mix += diffuse_noise(hrtf, rng, num_samples) * np.sqrt(signal_power / 10 ** (snr_db / 10))
+        noise = {"kind": "diffuse", "snr_db": round(snr_db, 2)}
+    peak = float(np.abs(mix).max())
+    gain_db = 0.0 if peak <= 0.99 else 20 * np.log10(0.99 / peak)
+    mix *= 10 ** (gain_db / 20)
+    record = {
+        "sources": [s.record() for s in sources],
+        "room": room.record(),
+        "noise": noise,
+        "gain_db": round(gain_db, 3),
+    }
+    return mix.astype(np.float32), record
+
+
+def place_source(rng, room: Room, hrtf: HRTF, config: SceneConfig, others: list[np.ndarray], tries: int = 1000):
+    """A source direction and distance inside the room, away from the walls and the other source.
+
+    Draws are rejected until one fits, so long distances are rarer in small rooms; after
+    `tries` the range is not met and the scene is an error.
+    """
+    low, high = config.elevation_deg
+    low, high = max(low, hrtf.elevation_range[0]), min(high, hrtf.elevation_range[1])
+    sin_low, sin_high = np.sin(np.radians([low, high]))
+    for _ in range(tries):
+        azimuth = float(np.mod(rng.uniform(*config.azimuth_deg), 360.0))
+        elevation = float(np.degrees(np.arcsin(rng.uniform(sin_low, sin_high))))  # uniform on the sphere
+        distance = float(rng.uniform(*config.distance_m))
+        position = room.to_room(to_cartesian(azimuth, elevation, distance))
+        if not room.contains(position, config.source_wall_margin_m):
+            continue
+        separated = all(
+            great_circle_deg(azimuth, elevation, *to_spherical(room.to_head(other))[:2]) >= config.min_separation_deg
+            for other in others
+        )
+        if separated:
+            return azimuth, elevation, distance, position
+    raise BatError(
+        f"could not place a source within scene.distance_m {list(config.distance_m)} inside a "
+        f"{'x'.join(f'{v:.1f}' for v in room.size_m)} m room; widen room.size_* or shorten the distances"
+    )
+
+
+def _timing(rng, config: SceneConfig, sample_rate: int, num_samples: int) -> tuple[int, int]:
+    """Onset and length in samples of one source's event."""
+    if rng.random() < config.whole_clip_fraction:
+        return 0, num_samples
+    shortest = min(int(config.min_event_s * sample_rate), num_samples)
+    length = int(rng.integers(shortest, num_samples + 1))
+    return int(rng.integers(0, num_samples - length + 1)), length
+
+
+def render_response(rng: np.random.Generator, hrtf: HRTF, room_config: RoomConfig, config: SceneConfig) -> tuple[np.ndarray, dict]:
+    """One room response for the bank: a random room and source position, (2, taps) float32 BRIR."""
+    room = draw_room(rng, room_config)
+    azimuth, elevation, distance, position = place_source(rng, room, hrtf, config, [])
+    response = binaural_response(room, hrtf, position, rng, room_config.early_ms)
+    record = {
+        "azimuth_deg": round(azimuth, 3),
+        "elevation_deg": round(elevation, 3),
+        "distance_m": round(distance, 4),
+        "direction": direction_words(azimuth, elevation),
+        "room": room.record(),
+    }
+    return response, record

@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+import soundfile
+
+from batcli.audio import load_audio, resample, save_audio
+from batcli.errors import BatError
+
+
+@pytest.mark.parametrize("suffix, subtype", [(".wav", "PCM_16"), (".flac", "PCM_16"), (".ogg", "VORBIS")])
+def test_formats_round_trip(tmp_path, suffix, subtype):
+    t = np.arange(8000) / 8000
+    audio = np.stack([0.5 * np.sin(2 * np.pi * 440 * t), 0.25 * np.sin(2 * np.pi * 660 * t)]).astype(np.float32)
+    path = tmp_path / f"a{suffix}"
+    save_audio(path, audio, 8000, subtype=subtype)
+    loaded, rate = load_audio(path)
+    assert rate == 8000 and loaded.shape == audio.shape and loaded.dtype == np.float32
+    tolerance = 1e-3 if subtype == "PCM_16" else 0.1
+    assert np.max(np.abs(loaded[:, 1000:-1000] - audio[:, 1000:-1000])) < tolerance
+
+
+def test_resampling_keeps_frequency_and_length():
+    rate_in, rate_out = 44100, 32000
+    t = np.arange(rate_in) / rate_in
+    tone = np.sin(2 * np.pi * 1000 * t)[None].astype(np.float32)
+    out = resample(tone, rate_in, rate_out)
+    assert out.shape == (1, rate_out)
+    spectrum = np.abs(np.fft.rfft(out[0]))
+    assert np.argmax(spectrum) * rate_out / out.shape[1] == pytest.approx(1000, abs=2)
+
+
+def test_load_resamples_on_request(tmp_path):
+    path = tmp_path / "a.wav"
+    soundfile.write(path, np.zeros((4800, 2)), 48000)
+    audio, rate = load_audio(path, 16000)
+    assert rate == 16000 and audio.shape == (2, 1600)
+
+
+def test_unreadable_and_empty_files(tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"this is not audio")
+    with pytest.raises(BatError, match=r"bad\.wav: cannot read audio"):
+        load_audio(bad)
+    empty = tmp_path / "empty.wav"
+    soundfile.write(empty, np.zeros((0, 2)), 16000)
+    with pytest.raises(BatError, match="no audio samples"):
+        load_audio(empty)
