@@ -11,11 +11,12 @@ RT60 with Eyring's formula, which matches the decay of the image-source model in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import fftconvolve
+import scipy.fft
+from scipy.signal import oaconvolve
 
 from ..geometry import SPEED_OF_SOUND_M_S
 from .hrtf import HRTF, diffuse_field_filters
@@ -62,11 +63,13 @@ class Room:
         return bool(np.all(point_m >= margin_m) and np.all(point_m <= self.size_m - margin_m))
 
     def record(self) -> dict:
+        if self.anechoic:
+            return {"anechoic": True, "listener_yaw_deg": round(self.listener_yaw_deg, 3), "listener_m": _rounded(self.listener_m)}
         return {
-            "anechoic": self.anechoic,
+            "anechoic": False,
             "size_m": _rounded(self.size_m),
-            "rt60_s": None if self.anechoic else round(self.rt60_s, 4),
-            "absorption": None if self.anechoic else dict(zip(WALLS, _rounded(self.absorption))),
+            "rt60_s": round(self.rt60_s, 4),
+            "absorption": dict(zip(WALLS, _rounded(self.absorption))),
             "listener_m": _rounded(self.listener_m),
             "listener_yaw_deg": round(self.listener_yaw_deg, 3),
         }
@@ -94,17 +97,17 @@ def draw_room(rng: np.random.Generator, config: RoomConfig) -> Room:
     # Vary walls around the mean, then rescale so the area-weighted mean (and so the RT60) is kept.
     absorption = np.clip(mean * (1.0 + spread), 0.01, 0.99)
     absorption = np.clip(absorption * mean / (np.dot(areas, absorption) / areas.sum()), 0.01, 0.99)
+    room = Room(size, absorption, eyring_rt60(size, absorption), np.zeros(3), 0.0, anechoic)
+    return move_listener(rng, room, config)
+
+
+def move_listener(rng: np.random.Generator, room: Room, config: RoomConfig) -> Room:
+    """The same room with the listener at a new random place (away from the walls) and heading."""
+    size = room.size_m
     margin = np.minimum(config.wall_margin_m, size / 2 - 0.05)
     listener = rng.uniform(margin, size - margin)
     listener[2] = np.clip(rng.uniform(*config.head_height_m), margin[2], size[2] - margin[2])
-    return Room(
-        size_m=size,
-        absorption=absorption,
-        rt60_s=eyring_rt60(size, absorption),
-        listener_m=listener,
-        listener_yaw_deg=float(rng.uniform(0.0, 360.0)),
-        anechoic=anechoic,
-    )
+    return replace(room, listener_m=listener, listener_yaw_deg=float(rng.uniform(0.0, 360.0)))
 
 
 def binaural_response(
@@ -139,8 +142,17 @@ def binaural_response(
 
 
 def diffuse_noise(hrtf: HRTF, rng: np.random.Generator, num_samples: int) -> np.ndarray:
-    """(2, num_samples) noise arriving from all directions at once, with unit mean power per ear."""
-    noise = _shaped_diffuse_noise(hrtf, rng, num_samples)
+    """(2, num_samples) noise arriving from all directions at once, with unit mean power per ear.
+
+    Made in the frequency domain: the spectrum of white Gaussian noise is itself white complex
+    Gaussian noise, so drawing it there and shaping it with the diffuse-field filters is the same
+    as filtering white noise (circularly), at the cost of two inverse FFTs.
+    """
+    a, b, c = _diffuse_spectra(hrtf, num_samples)
+    bins = a.size
+    white = rng.standard_normal((2, 2, bins))
+    n1, n2 = white[:, 0] + 1j * white[:, 1]
+    noise = scipy.fft.irfft(np.stack([a * n1, b * n1 + c * n2]), n=num_samples, axis=-1)
     return noise / np.sqrt(np.mean(noise**2))
 
 
@@ -178,9 +190,15 @@ def _shaped_diffuse_noise(hrtf: HRTF, rng: np.random.Generator, num_samples: int
     """White noise through the diffuse-field filters: per-sample power is the direction-averaged HRIR energy."""
     a, b, c = _diffuse_kernels(hrtf)
     white = rng.standard_normal((2, num_samples + a.size - 1))
-    left = fftconvolve(white[0], a, mode="valid")
-    right = fftconvolve(white[0], b, mode="valid") + fftconvolve(white[1], c, mode="valid")
+    left = oaconvolve(white[0], a, mode="valid")
+    right = oaconvolve(white[0], b, mode="valid") + oaconvolve(white[1], c, mode="valid")
     return np.stack([left, right])
+
+
+@lru_cache(maxsize=8)
+def _diffuse_spectra(hrtf: HRTF, num_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The diffuse-field filters at the frequency resolution of a `num_samples` signal."""
+    return tuple(scipy.fft.rfft(kernel, n=num_samples) for kernel in _diffuse_kernels(hrtf))
 
 
 @lru_cache(maxsize=4)

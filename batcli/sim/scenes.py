@@ -12,10 +12,10 @@ import numpy as np
 from scipy.signal import fftconvolve
 
 from ..errors import BatError
-from ..geometry import direction_words, great_circle_deg, to_cartesian, to_spherical
+from ..geometry import direction_words, great_circle_deg, to_cartesian
 from .hrtf import HRTF
 from .library import SoundLibrary
-from .rooms import Room, RoomConfig, binaural_response, diffuse_noise, draw_room
+from .rooms import Room, RoomConfig, binaural_response, diffuse_noise, draw_room, move_listener
 
 
 @dataclass
@@ -74,10 +74,10 @@ def render_scene(
     room = draw_room(rng, room_config)
     count = 2 if rng.random() < config.two_source_fraction and len(library.labels) > 1 else 1
     labels = [library.labels[i] for i in rng.choice(len(library.labels), size=count, replace=False)]
+    room, placements = place_sources(rng, room, hrtf, room_config, config, count)
     mix = np.zeros((2, num_samples), dtype=np.float64)
     sources = []
-    for label in labels:
-        azimuth, elevation, distance, position = place_source(rng, room, hrtf, config, [s.position_m for s in sources])
+    for label, (azimuth, elevation, distance, position) in zip(labels, placements):
         onset, length = _timing(rng, config, sample_rate, num_samples)
         signal, sound = library.draw(label, rng, sample_rate, length)
         rms = float(np.sqrt(np.mean(np.square(signal, dtype=np.float64))))
@@ -109,30 +109,31 @@ def render_scene(
     return mix.astype(np.float32), record
 
 
-def place_source(rng, room: Room, hrtf: HRTF, config: SceneConfig, others: list[np.ndarray], tries: int = 1000):
-    """A source direction and distance inside the room, away from the walls and the other source.
+def place_sources(rng, room: Room, hrtf: HRTF, room_config: RoomConfig, config: SceneConfig, count: int, tries: int = 200):
+    """Directions and distances of `count` sources, each inside the room (in a free field: anywhere),
+    away from the walls and at least `min_separation_deg` apart.
 
-    Draws are rejected until one fits, so long distances are rarer in small rooms; after
-    `tries` the range is not met and the scene is an error.
+    Draws that do not fit are rejected, so long distances are rarer in small rooms; a listener
+    position that leaves no room for the sources is replaced by another one.
+    Returns the room (with the listener where it ended up) and (azimuth, elevation, distance, position) per source.
     """
     low, high = config.elevation_deg
-    low, high = max(low, hrtf.elevation_range[0]), min(high, hrtf.elevation_range[1])
-    sin_low, sin_high = np.sin(np.radians([low, high]))
+    sin_low, sin_high = np.sin(np.radians([max(low, hrtf.elevation_range[0]), min(high, hrtf.elevation_range[1])]))
     for _ in range(tries):
-        azimuth = float(np.mod(rng.uniform(*config.azimuth_deg), 360.0))
-        elevation = float(np.degrees(np.arcsin(rng.uniform(sin_low, sin_high))))  # uniform on the sphere
-        distance = float(rng.uniform(*config.distance_m))
-        position = room.to_room(to_cartesian(azimuth, elevation, distance))
-        if not room.contains(position, config.source_wall_margin_m):
-            continue
-        separated = all(
-            great_circle_deg(azimuth, elevation, *to_spherical(room.to_head(other))[:2]) >= config.min_separation_deg
-            for other in others
-        )
-        if separated:
-            return azimuth, elevation, distance, position
+        placed = []
+        for _ in range(tries * count):
+            azimuth = float(np.mod(rng.uniform(*config.azimuth_deg), 360.0))
+            elevation = float(np.degrees(np.arcsin(rng.uniform(sin_low, sin_high))))  # uniform on the sphere
+            distance = float(rng.uniform(*config.distance_m))
+            position = room.to_room(to_cartesian(azimuth, elevation, distance))
+            fits = room.anechoic or room.contains(position, config.source_wall_margin_m)
+            if fits and all(great_circle_deg(azimuth, elevation, a, e) >= config.min_separation_deg for a, e, _, _ in placed):
+                placed.append((azimuth, elevation, distance, position))
+                if len(placed) == count:
+                    return room, placed
+        room = move_listener(rng, room, room_config)
     raise BatError(
-        f"could not place a source within scene.distance_m {list(config.distance_m)} inside a "
+        f"could not place {count} source(s) within scene.distance_m {list(config.distance_m)} inside a "
         f"{'x'.join(f'{v:.1f}' for v in room.size_m)} m room; widen room.size_* or shorten the distances"
     )
 
@@ -148,8 +149,7 @@ def _timing(rng, config: SceneConfig, sample_rate: int, num_samples: int) -> tup
 
 def render_response(rng: np.random.Generator, hrtf: HRTF, room_config: RoomConfig, config: SceneConfig) -> tuple[np.ndarray, dict]:
     """One room response for the bank: a random room and source position, (2, taps) float32 BRIR."""
-    room = draw_room(rng, room_config)
-    azimuth, elevation, distance, position = place_source(rng, room, hrtf, config, [])
+    room, [(azimuth, elevation, distance, position)] = place_sources(rng, draw_room(rng, room_config), hrtf, room_config, config, 1)
     response = binaural_response(room, hrtf, position, rng, room_config.early_ms)
     record = {
         "azimuth_deg": round(azimuth, 3),

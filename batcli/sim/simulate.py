@@ -6,7 +6,7 @@ Output folder:
     audio/NNNNNN.wav  2 channels (left first), 16-bit
     scenes.jsonl      one scene record per clip
     qa.jsonl          questions and answers about those clips
-    responses/, responses.jsonl   an optional bank of room responses (float WAV) for on-the-fly mixing
+    responses/, responses.jsonl   an optional bank of room responses (safetensors, float32) for on-the-fly mixing
 
 Clip i is drawn from its own generator, seeded by (seed, i), so the output is the same bytes
 whatever the worker count, and `--shard K/N` simply renders the K-th of N contiguous index ranges.
@@ -150,11 +150,27 @@ def _render_job(job: tuple[str, int]) -> tuple[str, int]:
         part = {"scene": scene, "questions": questions}
     else:
         response, fields = render_response(rng, _worker["hrtf"], config.room, config.scene)
-        save_audio(out_dir / "responses" / f"{name}.wav", response, config.sample_rate, subtype="FLOAT")
-        part = {"response": {"response": f"responses/{name}.wav", "sample_rate": config.sample_rate, **fields}}
+        save_response(out_dir / "responses" / f"{name}.safetensors", response, config.sample_rate)
+        part = {"response": {"response": f"responses/{name}.safetensors", "sample_rate": config.sample_rate, **fields}}
     with atomic_write(_part_path(out_dir, kind, index)) as stream:
         json.dump(part, stream, ensure_ascii=False)
     return job
+
+
+def save_response(path: Path, response: np.ndarray, sample_rate: int) -> None:
+    """A BRIR as exact float32 in safetensors (float WAV files carry a time stamp, so never the same bytes)."""
+    from safetensors.numpy import save
+
+    with atomic_write(path, "wb") as stream:
+        stream.write(save({"response": np.ascontiguousarray(response, dtype=np.float32)}, metadata={"sample_rate": str(sample_rate)}))
+
+
+def load_response(path: Path) -> tuple[np.ndarray, int]:
+    """A bank response (2, taps) and its sample rate."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as stream:
+        return stream.get_tensor("response"), int(stream.metadata()["sample_rate"])
 
 
 def _run(todo, config, out_dir, hrtf, library, workers: int) -> None:
@@ -171,7 +187,8 @@ def _run(todo, config, out_dir, hrtf, library, workers: int) -> None:
         # Numerical libraries get one thread per process: the processes already fill the cores.
         for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(variable, "1")
-        context = multiprocessing.get_context("spawn")
+        # Forked workers start at once with the HRTF and sound index already in memory.
+        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
         pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=state)
         try:
             pending = {pool.submit(_render_job, job) for job in todo}

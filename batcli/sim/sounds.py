@@ -27,7 +27,10 @@ def _time(n, sr):
 
 def _noise(rng, shape):
     """White noise in [-1, 1); uniform rather than Gaussian because it is several times cheaper to draw."""
-    return rng.random(shape, dtype=np.float32) * 2 - 1
+    noise = rng.random(shape, dtype=np.float32)
+    noise *= 2  # in place: a fresh array of a few megabytes costs as much as the arithmetic
+    noise -= 1
+    return noise
 
 
 def _unit(x):
@@ -47,12 +50,19 @@ def _butter(x, sr, btype, cutoff, order=2):
         cutoff = (min(cutoff[0], 0.7 * high), high)
     else:
         cutoff = min(cutoff, _TOP * sr)
-    return signal.sosfilt(signal.butter(order, cutoff, btype, fs=sr, output="sos"), x)
+    return signal.sosfilt(signal.butter(order, cutoff, btype, fs=sr, output="sos"), x).astype(np.float32)
 
 
 def _cycles(freq, sr):
     """Running phase in cycles (float64) of a tone whose frequency in Hz is given per sample."""
-    return np.cumsum(freq, dtype=np.float64) / sr
+    cycles = np.cumsum(np.asarray(freq, dtype=np.float64))
+    cycles /= sr
+    return cycles
+
+
+def _steady(freq, sr, n):
+    """Running phase in cycles (float64) of a tone of constant frequency."""
+    return np.arange(n) * (freq / sr)
 
 
 def _wrap(cycles):
@@ -62,7 +72,7 @@ def _wrap(cycles):
 
 def _rolloff(brightness, top_freq, sr):
     """Harmonic ratio r for the oscillators below, capped so harmonics at Nyquist are 60 dB down."""
-    return min(brightness, 1e-3 ** (top_freq / (_TOP * sr)))
+    return float(min(brightness, 1e-3 ** (top_freq / (_TOP * sr))))
 
 
 def _saw(phase, r):
@@ -85,17 +95,18 @@ def _pulses(phase, r):
 def _modes(sr, length, freqs, decays, amps, block=256):
     """Modal synthesis: the sum of amps * exp(-t / decays) * sin(2 pi freqs t) over `length` samples.
 
-    A mode is z^t with z = exp(-1 / (decay sr) + 2j pi f / sr). Writing t = a * block + b turns the sum over
-    modes into one complex matrix product, z^(a block) @ z^b, so even long rings are cheap. decay = inf gives a
-    steady sinusoid. Modes above the Nyquist margin are dropped.
+    A mode is Im(z^t) with z = exp(-1 / (decay sr) + 2j pi f / sr). Writing t = a * block + b turns the sum over
+    modes into a matrix product, Im(z^(a block) @ z^b), so even long rings are cheap. decay = inf gives a steady
+    sinusoid. Modes above the Nyquist margin are dropped.
     """
     freqs, decays, amps = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (freqs, decays, amps)))
     keep = freqs < _TOP * sr
     s = -1 / (decays[keep] * sr) + 2j * np.pi * freqs[keep] / sr
     coarse = amps[keep] * np.exp(np.outer(block * np.arange(-(-length // block)), s))
     fine = np.exp(np.outer(s, np.arange(block)))
-    ring = coarse.astype(np.complex64) @ fine.astype(np.complex64)
-    return ring.imag.ravel()[:length]
+    real_left = np.hstack([coarse.real, coarse.imag]).astype(np.float32)
+    real_right = np.vstack([fine.imag, fine.real]).astype(np.float32)
+    return (real_left @ real_right).ravel()[:length]  # Im(c f) = Re(c) Im(f) + Im(c) Re(f), as one real product
 
 
 def _decay(length, sr, tau):
@@ -108,23 +119,16 @@ def _gate(length, ramp):
     return np.clip(np.minimum(k + 1, length - k) / max(ramp, 1), 0, 1)
 
 
-def _cadence(t, on, off, count=1, pause=0.0, ramp=0.005):
-    """Gate in [0, 1]: `count` pulses of `on` s separated by `off` s, then `pause` s, repeating forever."""
-    slot = on + off
-    cycle = count * slot + pause
-    pos = t - np.floor(t / cycle) * cycle
-    index = np.floor(pos / slot)
-    within = pos - index * slot
-    return np.clip(np.minimum(within, on - within) / ramp, 0, 1) * (index < count)
-
-
 def _wander(rng, n, sr, rate):
-    """Slow random curve in [0, 1], about `rate` independent values per second, linearly interpolated."""
-    knots = rng.random(int(n / sr * rate) + 2)
-    return np.interp(np.arange(n) * (rate / sr), np.arange(len(knots)), knots).astype(np.float32)
+    """Slow random curve in [0, 1]: independent values `rate` times a second, joined by straight lines."""
+    hop = int(sr / rate)
+    knots = rng.random(n // hop + 2, dtype=np.float32)
+    ramp = np.arange(hop, dtype=np.float32) / hop
+    return (knots[:-1, None] + np.diff(knots)[:, None] * ramp).ravel()[:n]
 
 
 def _samples(times, sr, n):
+    """Times in seconds as start samples, keeping those before the end."""
     starts = (np.asarray(times) * sr).astype(np.int64)
     return starts[starts < n]
 
@@ -134,6 +138,13 @@ def _onsets(rng, n, sr, gap, jitter):
     seconds = n / sr
     gaps = gap * rng.uniform(1 - jitter, 1 + jitter, int(seconds / (gap * (1 - jitter))) + 1)
     return _samples(rng.uniform(0, min(0.25, seconds / 2)) + np.concatenate(([0.0], np.cumsum(gaps))), sr, n)
+
+
+def _pattern(rng, n, sr, offsets, period):
+    """Start samples of a fixed pattern of events (at `offsets` s into each period) repeating every `period` s,
+    the first period starting within 0.2 s."""
+    cycles = period * np.arange(int(n / sr / period) + 1)
+    return _samples(rng.uniform(0, min(0.2, n / sr / 2)) + np.add.outer(cycles, offsets).ravel(), sr, n)
 
 
 def _random_onsets(rng, n, sr, rate):
@@ -162,31 +173,34 @@ def _place(n, starts, grains):
     return out
 
 
-def _karplus_strong(excitation, period, decay, sr, length):
-    """Karplus-Strong string: y = x + g * average(y one period ago, y one period and a sample ago).
+def _karplus_strong(excitations, periods, decay, sr, length):
+    """Karplus-Strong strings, one per row: y = x + g * average(y one period ago, y a period and a sample ago).
 
-    The loop is solved in the frequency domain, Y = X / (1 - g A(z) z^-P). Evaluating on a circle of radius
-    e^a (an exp(-a t) window on the way in, exp(+a t) on the way out) damps the FFT's wrap-around by e^-12,
-    so the circular result equals the linear one; the fractional period costs nothing.
+    The loop is solved in the frequency domain, Y = X / (1 - g (1 + z^-1) / 2 z^-(P - 1/2)), which allows any
+    fractional period. Evaluating on a circle of radius e^a (an exp(-a t) window on the way in and exp(a t) on
+    the way out) damps the FFT's wrap-around by e^-12, so the circular convolution equals the linear one.
     """
     m = fft.next_fast_len(length, real=True)
     a = 12.0 / m
+    s = a + 2j * np.pi * fft.rfftfreq(m)  # z = e^s
+    periods, row = np.unique(periods, return_inverse=True)  # strings of equal period share their response
+    gains = np.exp(-periods / (decay * sr))[:, None]  # per trip, so that the fundamental decays over `decay` s
+    loop = gains * np.cosh(s / 2) * np.exp(-s * periods[:, None])  # (1 + z^-1) / 2 z^(1/2) = cosh(s / 2)
     window = np.exp(-a * np.arange(m))
-    z_inv = np.exp(-a - 2j * np.pi * fft.rfftfreq(m))
-    gain = np.exp(-period / (decay * sr))  # the fundamental decays with time constant `decay`
-    loop = gain * 0.5 * (1 + z_inv) * z_inv ** (period - 0.5)  # the average adds the missing half sample
-    y = fft.irfft(fft.rfft(excitation * window[: len(excitation)], m) / (1 - loop), m)
-    return (y[:length] / window[:length]).astype(np.float32)
+    y = fft.irfft(fft.rfft(excitations * window[: excitations.shape[1]], m) / (1 - loop[row]), m)
+    return (y[:, :length] / window[:length]).astype(np.float32)
+
+
+def _bubble_damping(freqs):
+    """Damping (1/s) of an air bubble in water ringing at its Minnaert frequency (van den Doel 2005)."""
+    return 0.043 * freqs + 0.0014 * freqs**1.5
 
 
 def _bubbles(sr, freqs, rise, length):
-    """Air bubbles ringing in water (van den Doel 2005), one row per bubble.
-
-    A bubble rings at its Minnaert frequency f0 with damping 0.043 f0 + 0.0014 f0^1.5 (1/s), and its pitch rises
-    as f0 (1 + rise * damping * t) while it nears the surface.
-    """
+    """Air bubbles ringing in water, one row per bubble: a damped sine at the bubble's Minnaert frequency f0,
+    its pitch rising as f0 (1 + rise * damping * t) while the bubble nears the surface (van den Doel 2005)."""
     freqs = np.asarray(freqs, dtype=np.float64)[:, None]
-    damping = 0.043 * freqs + 0.0014 * freqs**1.5
+    damping = _bubble_damping(freqs)
     t = np.arange(length) / sr
     pitch = np.minimum(freqs * (1 + rise * damping * t), _TOP * sr)
     return (np.exp(-damping * t) * np.sin(2 * np.pi * _wrap(np.cumsum(pitch, axis=1) / sr))).astype(np.float32)
@@ -197,7 +211,7 @@ def _notes(rng, starts, n, root, degrees):
     pitches = root * 2 ** (rng.choice(degrees, len(starts)) / 12)
     held = np.diff(np.append(starts, n))
     held[0] += starts[0]
-    return np.repeat(pitches, held).astype(np.float32)
+    return np.repeat(pitches, held)
 
 
 # -----------------------------------------------------------------------------
@@ -218,10 +232,11 @@ def _siren(rng, sr, n):
 def _alarm_beep(rng, sr, n):
     """Piezo alarm: a 2-4 kHz square-wave tone gated into beeps, singly or in groups as smoke alarms do."""
     freq = min(rng.uniform(2000, 4000), 0.4 * sr)
-    tone = _square(_wrap(_cycles(np.full(n, freq), sr)), _rolloff(rng.uniform(0.3, 0.8), freq, sr))
+    tone = _square(_wrap(_steady(freq, sr, n)), _rolloff(rng.uniform(0.3, 0.8), freq, sr))
     count = rng.integers(1, 5)
-    on, off, pause = rng.uniform(0.05, 0.3), rng.uniform(0.05, 0.4), rng.uniform(0.3, 1.0) * (count > 1)
-    return tone * _cadence(_time(n, sr) - rng.uniform(0, 0.2), on, off, count, pause)
+    beep, slot = rng.uniform(0.05, 0.3), rng.uniform(0.1, 0.4)
+    starts = _pattern(rng, n, sr, (beep + slot) * np.arange(count), (beep + slot) * count + rng.uniform(0, 1.0))
+    return tone * _place(n, starts, (_gate(int(beep * sr), 0.005 * sr) for _ in starts))
 
 
 def _telephone_ring(rng, sr, n):
@@ -229,12 +244,15 @@ def _telephone_ring(rng, sr, n):
     t = _time(n, sr)
     low = rng.uniform(600, 1100)
     high = low * rng.uniform(1.15, 1.35)
-    freq = np.where(np.sin(2 * np.pi * rng.uniform(10, 25) * t) > 0, low, high)
+    freq = np.where(np.sin(2 * np.pi * rng.uniform(10, 25) * t) > 0, low, high)  # phase-continuous switching
     tone = _square(_wrap(_cycles(freq, sr)), _rolloff(rng.uniform(0.3, 0.7), high, sr))
-    t = t - rng.uniform(0, 0.2)
-    if rng.random() < 0.5:
-        return tone * _cadence(t, rng.uniform(0.35, 0.45), rng.uniform(0.15, 0.25), 2, rng.uniform(1.4, 2.2))
-    return tone * _cadence(t, rng.uniform(1.0, 2.0), rng.uniform(2.0, 4.0))
+    if rng.random() < 0.5:  # double ring
+        ring = rng.uniform(0.35, 0.45)
+        starts = _pattern(rng, n, sr, [0, ring + rng.uniform(0.15, 0.25)], rng.uniform(2.5, 3.2))
+    else:
+        ring = rng.uniform(1.0, 2.0)
+        starts = _pattern(rng, n, sr, [0], ring + rng.uniform(2.0, 4.0))
+    return tone * _place(n, starts, (_gate(int(ring * sr), 0.005 * sr) for _ in starts))
 
 
 def _car_horn(rng, sr, n):
@@ -242,7 +260,7 @@ def _car_horn(rng, sr, n):
     low = rng.uniform(300, 480)
     freqs = (low, low * rng.uniform(1.19, 1.27))
     r = _rolloff(rng.uniform(0.75, 0.9), freqs[1], sr)
-    tone = sum(_saw(_wrap(_cycles(np.full(n, f), sr)), r) for f in freqs)
+    tone = sum(_saw(_wrap(_steady(f, sr, n)), r) for f in freqs)
     starts = _onsets(rng, n, sr, rng.uniform(0.6, 2.0), 0.5)
     lengths = (rng.uniform(0.12, 0.9, len(starts)) * sr).astype(np.int64)
     return tone * np.minimum(_place(n, starts, (_gate(k, 0.01 * sr) for k in lengths)), 1)
@@ -256,7 +274,8 @@ def _church_bell(rng, sr, n):
     decays = rng.uniform(1.5, 4.0) / ratios**0.8  # the hum rings longest
     amps = rng.uniform(0.3, 1.0, 9)
     length = min(n, int(5 * decays.max() * sr))
-    strike = _modes(sr, length, np.append(freqs, freqs + rng.uniform(0.3, 2.0, 9)), np.tile(decays, 2), np.tile(amps, 2))
+    beating = freqs + rng.uniform(0.3, 2.0, 9)  # each partial is a pair of slightly split modes
+    strike = _modes(sr, length, np.append(freqs, beating), np.tile(decays, 2), np.tile(amps, 2))
     starts = _onsets(rng, n, sr, rng.uniform(1.5, 3.0), 0.05)
     return _place(n, starts, (g * strike for g in rng.uniform(0.7, 1.0, len(starts))))
 
@@ -305,17 +324,15 @@ def _plucked_string(rng, sr, n):
     """Plucked string (Karplus-Strong): a noise burst circulating in a one-period delay loop with a lowpass loss,
     playing a pentatonic tune; each pluck damps the note before it."""
     starts = _onsets(rng, n, sr, rng.uniform(0.25, 0.7), 0.3)
-    pitches = rng.uniform(90, 330) * 2 ** (rng.choice(_PENTATONIC, len(starts)) / 12)
-    damp = int(0.03 * sr)
-    lengths = np.diff(np.append(starts, n)) + damp
-    decay = rng.uniform(0.3, 1.5)
+    periods = sr / (rng.uniform(90, 330) * 2 ** (rng.choice(_PENTATONIC, len(starts)) / 12))
+    width = int(periods.max()) + 1
+    bursts = _noise(rng, (len(starts), width)) * (np.arange(width) < periods[:, None])  # one period of noise each
     smooth = np.exp(-2 * np.pi * rng.uniform(1500, 6000) / sr)  # a one-pole lowpass sets the pluck's brightness
-    notes = []
-    for f0, length in zip(pitches, lengths):
-        burst = signal.lfilter([1 - smooth], [1, -smooth], _noise(rng, int(sr / f0)))
-        note = _karplus_strong(burst, sr / f0, decay, sr, length)
-        note[-damp:] *= np.linspace(1, 0, damp)
-        notes.append(note)
+    bursts = signal.lfilter([1 - smooth], [1, -smooth], bursts)
+    damp = int(0.03 * sr)
+    held = np.diff(np.append(starts, n)) + damp
+    notes = _karplus_strong(bursts, periods, rng.uniform(0.3, 1.5), sr, held.max())
+    notes *= np.clip((held[:, None] - np.arange(held.max())) / damp, 0, 1)  # damped by the next pluck
     return _place(n, starts, notes)
 
 
@@ -325,12 +342,11 @@ def _bowed_string(rng, sr, n):
     starts = _onsets(rng, n, sr, rng.uniform(0.6, 1.8), 0.3)
     vibrato = 1 + rng.uniform(0.003, 0.008) * np.sin(2 * np.pi * rng.uniform(4.5, 6.5) * _time(n, sr))
     freq = _notes(rng, starts, n, rng.uniform(130, 440), _PENTATONIC) * vibrato
-    tone = _saw(_wrap(_cycles(freq, sr)), _rolloff(rng.uniform(0.8, 0.92), freq.max(), sr))
-    body = tone + rng.uniform(0.5, 1.5) * _butter(tone, sr, "bandpass", (2000, 3500), 1)
-    bow = _butter(_noise(rng, n), sr, "highpass", 2000)
+    string = _saw(_wrap(_cycles(freq, sr)), _rolloff(rng.uniform(0.8, 0.92), freq.max(), sr))
+    string = _unit(string) + rng.uniform(0.01, 0.03) * _noise(rng, n)  # bow noise
+    body = string + rng.uniform(0.5, 1.5) * _butter(string, sr, "bandpass", (2000, 3500), 1)
     ramp = int(rng.uniform(0.06, 0.15) * sr)
-    strokes = _place(n, starts, (_gate(k + ramp // 2, ramp) for k in np.diff(np.append(starts, n))))
-    return (_unit(body) + rng.uniform(0.05, 0.15) * _unit(bow)) * strokes
+    return body * _place(n, starts, (_gate(k + ramp // 2, ramp) for k in np.diff(np.append(starts, n))))
 
 
 def _whistling(rng, sr, n):
@@ -345,7 +361,7 @@ def _whistling(rng, sr, n):
     breath = _butter(_noise(rng, n), sr, "bandpass", (root, 2 * root), 1)
     lengths = (np.diff(np.append(starts, n)) * rng.uniform(0.7, 1.0, len(starts))).astype(np.int64)
     notes = _place(n, starts, (_gate(k, 0.015 * sr) for k in lengths))
-    return (_unit(tone) + rng.uniform(0.05, 0.2) * _unit(breath)) * notes
+    return (_unit(tone) + rng.uniform(0.02, 0.08) * _unit(breath)) * notes
 
 
 def _bird_chirp(rng, sr, n):
@@ -389,8 +405,8 @@ def _clock_tick(rng, sr, n):
     echo = int(rng.uniform(0.005, 0.015) * sr)
     clicks = []
     for _ in range(2):  # tick, tock
-        click = _modes(sr, length, rng.uniform(0.3, 1.0, 4) * high, rng.uniform(0.002, 0.008, 4), rng.uniform(0.3, 1.0, 4))
-        click = _peak(click) + 0.3 * _noise(rng, length) * _decay(length, sr, 0.0007)
+        ring = _modes(sr, length, rng.uniform(0.3, 1.0, 4) * high, rng.uniform(0.002, 0.008, 4), rng.uniform(0.3, 1, 4))
+        click = _peak(ring) + 0.3 * _noise(rng, length) * _decay(length, sr, 0.0007)
         click[echo:] += rng.uniform(0.3, 0.8) * click[:-echo]
         clicks.append(click)
     starts = _onsets(rng, n, sr, 1 / rng.choice([1, 2, 2.5, 3, 4]), 0.01)
@@ -440,7 +456,7 @@ def _hand_clapping(rng, sr, n):
 
 def _drum(rng, sr, n):
     """Drum (tom or hand drum): a circular membrane's modes (Bessel-zero frequency ratios) plus a short slap of
-    noise, played as a random pattern on an eighth-note grid."""
+    noise, playing a random one-bar pattern of eighth notes over and over."""
     ratios = np.array([1.0, 1.594, 2.136, 2.296, 2.653, 2.918, 3.156, 3.501])
     decays = rng.uniform(0.12, 0.4) / ratios
     length = min(n, int(5 * decays[0] * sr))
@@ -448,11 +464,9 @@ def _drum(rng, sr, n):
     slap = _noise(rng, length) * _decay(length, sr, rng.uniform(0.003, 0.008))
     hit = _peak(skin) + rng.uniform(0.2, 0.6) * _peak(_butter(slap, sr, "lowpass", rng.uniform(3000, 6000)))
     eighth = 30 / rng.uniform(80, 160)
-    slots = int(n / sr / eighth) + 1
-    play = rng.random(slots) < rng.uniform(0.35, 0.7)
-    play[0] = True
-    starts = _samples(rng.uniform(0, 0.2) + eighth * np.flatnonzero(play), sr, n)
-    accent = np.where(np.flatnonzero(play) % 2, 0.7, 1.0)[: len(starts)]
+    play = np.flatnonzero(np.append(True, rng.random(7) < rng.uniform(0.3, 0.7)))  # a one-bar pattern
+    starts = _pattern(rng, n, sr, eighth * play, 8 * eighth)
+    accent = np.resize(np.where(play % 2, 0.7, 1.0), len(starts))  # on-beats louder
     return _place(n, starts, (g * hit for g in accent * rng.uniform(0.7, 1.0, len(starts))))
 
 
@@ -464,7 +478,8 @@ def _hammering(rng, sr, n):
     counts = rng.integers(3, 9, len(runs))
     starts, position = _bursts(rng, runs, sr, counts, rng.uniform(0.35, 0.6), 0.1)
     length = int(0.3 * sr)
-    ring_freqs, ring_decays, ring_amps = rng.uniform(0.3, 1.0, 3) * high, rng.uniform(0.02, 0.15, 3), rng.uniform(0.3, 1.0, 3)
+    ring_freqs = rng.uniform(0.3, 1.0, 3) * high
+    ring_decays, ring_amps = rng.uniform(0.02, 0.15, 3), rng.uniform(0.3, 1.0, 3)
     thud = _unit(_modes(sr, length, rng.uniform(100, 300, 2), rng.uniform(0.015, 0.04, 2), 1.0))
     click = _unit(_butter(_noise(rng, length) * _decay(length, sr, 0.0015), sr, "highpass", 1500))
     blows = [
@@ -478,8 +493,9 @@ def _sawing(rng, sr, n):
     """Hand saw cutting wood: back-and-forth strokes of band-passed noise, rasped by the teeth passing through
     the cut at a rate that follows the blade speed; push strokes are louder than pull strokes."""
     stroke = rng.uniform(1.2, 2.5) * _time(n, sr) + rng.random()
-    speed = np.abs(np.sin(np.pi * stroke))  # zero where the blade turns around
-    push = np.where(np.floor(stroke) % 2 == 0, 1.0, rng.uniform(0.4, 0.7))
+    velocity = np.sin(np.pi * stroke)  # zero where the blade turns around
+    speed = np.abs(velocity)
+    push = np.where(velocity > 0, 1.0, rng.uniform(0.4, 0.7)).astype(np.float32)
     teeth = _wrap(_cycles(speed * rng.uniform(150, 400), sr))
     rasp = 1 + _pulses(teeth, rng.uniform(0.5, 0.8))
     noise = _butter(_noise(rng, n), sr, "bandpass", (rng.uniform(800, 2000), rng.uniform(4000, 8000)), 1)
@@ -493,10 +509,11 @@ def _typing(rng, sr, n):
     release = int(rng.uniform(0.06, 0.11) * sr)
     clicks = _butter(_noise(rng, (4, length)) * _decay(length, sr, 0.002), sr, "highpass", 2000)
     keys = []
-    for size, click in zip((1.0, 1.0, 1.0, 1.6), clicks):  # three letter keys and the lower, longer space bar
+    for size, click in zip((1.0, 1.0, 1.0, 1.6), _peak(clicks)):  # three letter keys and the lower, longer space bar
         thock = _modes(sr, length, rng.uniform(300, 1200, 2) / size, rng.uniform(0.008, 0.02, 2) * size, 1.0)
-        key = size * _peak(thock) + rng.uniform(0.3, 0.8) * _peak(click)
-        key[release:] += 0.4 * _peak(click[: length - release])
+        press = rng.uniform(0.3, 0.8)
+        key = size * _peak(thock) + press * click
+        key[release:] += 0.5 * press * click[: length - release]
         keys.append(key)
     words = _onsets(rng, n, sr, rng.uniform(0.8, 1.6), 0.4)
     starts, position = _bursts(rng, words, sr, rng.integers(2, 8, len(words)), rng.uniform(0.08, 0.2), 0.35)
@@ -511,11 +528,12 @@ def _typing(rng, sr, n):
 def _engine(rng, sr, n):
     """Combustion engine: firing pulses at rpm/60 x cylinders/2 (a harmonic buzz), uneven between cylinders,
     through an exhaust resonance, over low combustion rumble; the rpm drifts."""
-    cylinders = rng.choice([4, 6, 8])
+    cylinders = int(rng.choice([4, 6, 8]))
     rpm = rng.uniform(700, 3000) * (1 + rng.uniform(0.05, 0.25) * (2 * _wander(rng, n, sr, 0.5) - 1))
-    cycles = _cycles(rpm / 60 * cylinders / 2, sr)
+    firing = rpm / 60 * cylinders / 2  # a four-stroke cylinder fires every other turn
+    cycles = _cycles(firing, sr)
     uneven = 1 + rng.uniform(0.1, 0.4) * np.cos(2 * np.pi * _wrap(cycles / cylinders))
-    buzz = _pulses(_wrap(cycles), _rolloff(rng.uniform(0.6, 0.85), rpm.max() / 60 * cylinders / 2, sr)) * uneven
+    buzz = _pulses(_wrap(cycles), _rolloff(rng.uniform(0.6, 0.85), firing.max(), sr)) * uneven
     exhaust = _butter(buzz, sr, "bandpass", (rng.uniform(60, 150), rng.uniform(400, 1200)), 1)
     rumble = _butter(_noise(rng, n), sr, "lowpass", rng.uniform(300, 800)) * (1 + 0.5 * _peak(buzz))
     return _unit(exhaust) + rng.uniform(0.2, 0.6) * _unit(rumble)
@@ -526,9 +544,9 @@ def _electric_motor(rng, sr, n):
     brush noise pulsing with the commutation."""
     hum = _modes(sr, n, 2 * rng.choice([50, 60]) * np.array([1, 2, 3]), np.inf, rng.uniform(0.1, 1.0, 3))
     rotation = rng.uniform(25, 150)
-    whine_freq = min(rotation * rng.integers(7, 25), 0.35 * sr) * (1 + 0.01 * _wander(rng, n, sr, 1.0))
+    whine_freq = min(rotation * int(rng.integers(7, 25)), 0.35 * sr) * (1 + 0.01 * _wander(rng, n, sr, 1.0))
     whine = _saw(_wrap(_cycles(whine_freq, sr)), _rolloff(rng.uniform(0.3, 0.6), whine_freq.max(), sr))
-    commutation = np.sin(2 * np.pi * rotation * rng.integers(2, 7) * _time(n, sr))
+    commutation = np.sin(2 * np.pi * rotation * int(rng.integers(2, 7)) * _time(n, sr))
     brush = _butter(_noise(rng, n), sr, "highpass", 3000) * (1 + commutation)
     return rng.uniform(0.3, 1.0) * _unit(hum) + _unit(whine) + rng.uniform(0.1, 0.4) * _unit(brush)
 
@@ -537,9 +555,9 @@ def _fan(rng, sr, n):
     """Fan: broadband air-flow noise chopped by the blades, a blade-passing tone (blades x rotation rate) with its
     harmonics, and a slight wobble at the rotation rate."""
     rotation = rng.uniform(8, 25)
-    blade_pass = rotation * rng.integers(3, 8)
+    blade_pass = rotation * int(rng.integers(3, 8))
     t = _time(n, sr)
-    air = _butter(_butter(_noise(rng, n), sr, "lowpass", rng.uniform(600, 2500), 1), sr, "highpass", 60, 1)
+    air = _butter(_noise(rng, n), sr, "bandpass", (60, rng.uniform(600, 2500)))
     chop = 1 + rng.uniform(0.1, 0.35) * np.sin(2 * np.pi * blade_pass * t)
     tone = _modes(sr, n, blade_pass * np.array([1, 2, 3]), np.inf, rng.uniform(0.2, 1.0, 3) / [1, 2, 3])
     wobble = 1 + 0.1 * np.sin(2 * np.pi * rotation * t)
@@ -547,21 +565,21 @@ def _fan(rng, sr, n):
 
 
 def _wind(rng, sr, n):
-    """Wind: noise in a low rumble band and two whistling resonant bands, each swelling and fading in its own
-    slow gusts."""
+    """Wind: slow gusts of noise, a low rumble plus a howl from two resonant bands, the higher one taking over as
+    a gust strengthens."""
+    gust = _wander(rng, n, sr, rng.uniform(0.2, 0.8))
     noise = _noise(rng, n)
-    rumble = _butter(noise, sr, "lowpass", rng.uniform(150, 400)) * (0.3 + _wander(rng, n, sr, rng.uniform(0.3, 1.0)))
-    howl = sum(
-        _butter(noise, sr, "bandpass", (c / 1.15, c * 1.15), 1) * _wander(rng, n, sr, rng.uniform(0.3, 1.0)) ** 2
-        for c in rng.uniform(300, 1200, 2)
-    )
-    return _unit(rumble) + rng.uniform(0.3, 1.0) * _unit(howl)
+    rumble = _butter(noise, sr, "lowpass", rng.uniform(150, 400))
+    centre = rng.uniform(300, 700)
+    low, high = (_butter(noise, sr, "bandpass", (c / 1.08, c * 1.08)) for c in (centre, 1.5 * centre))
+    howl = _unit(low) * (1 - gust) + _unit(high) * gust
+    return (0.15 + gust**2) * (_unit(rumble) + rng.uniform(0.3, 1.0) * howl)
 
 
 def _rain(rng, sr, n):
     """Rain: hundreds to thousands of drop impacts per second (random impulses of random size, each ringing
     briefly in a high band) over the hiss of distant rain."""
-    count = rng.poisson(rng.uniform(300, 3000) * n / sr)
+    count = rng.poisson(rng.uniform(100, 2000) * n / sr)
     drops = np.zeros(n, dtype=np.float32)
     drops[rng.integers(0, n, count)] = rng.lognormal(0, rng.uniform(0.4, 0.8), count)
     ticks = _butter(drops, sr, "bandpass", (rng.uniform(1500, 3000), rng.uniform(5000, 10000)))
@@ -581,9 +599,10 @@ def _water_drip(rng, sr, n):
 def _stream(rng, sr, n):
     """Running water (a brook): a dense random stream of bubble resonances of many sizes, larger bubbles louder,
     over low turbulent noise."""
-    freqs = np.exp(rng.uniform(np.log(400), np.log(min(4000, 0.3 * sr)), 24))
-    bank = _bubbles(sr, freqs, rng.uniform(0.05, 0.2), int(0.1 * sr)) * (400 / freqs[:, None]) ** 0.5
-    starts = _random_onsets(rng, n, sr, rng.uniform(100, 400))
+    freqs = np.exp(rng.uniform(np.log(600), np.log(min(4000, 0.3 * sr)), 48))
+    bank = _bubbles(sr, freqs, rng.uniform(0.05, 0.2), int(0.1 * sr)) * (600 / freqs[:, None]) ** 0.5
+    bank = [row[: int(4 / _bubble_damping(f) * sr)] for row, f in zip(bank, freqs)]  # four decay times
+    starts = _random_onsets(rng, n, sr, rng.uniform(60, 160))
     which = rng.integers(0, len(freqs), len(starts))
     bubbles = _place(n, starts, (g * bank[i] for i, g in zip(which, rng.uniform(0.2, 1.0, len(starts)))))
     bed = _butter(_noise(rng, n), sr, "bandpass", (100, rng.uniform(800, 2000)), 1)
@@ -593,17 +612,17 @@ def _stream(rng, sr, n):
 def _crackling_fire(rng, sr, n):
     """Crackling fire: sharp crackles (single-sample impulses of heavy-tailed size, in flurries, ringing in a high
     band), occasional louder pops and the low roar of the flames."""
-    count = rng.poisson(rng.uniform(20, 80) * n / sr)
-    where = rng.integers(0, n, count)
-    flurries = _wander(rng, n, sr, 2.0) ** 2
+    where = _random_onsets(rng, n, sr, rng.uniform(20, 80))
+    flurries = 0.2 + _wander(rng, n, sr, 2.0) ** 2
     crackles = np.zeros(n, dtype=np.float32)
-    crackles[where] = np.minimum(rng.pareto(1.5, count), 30) * flurries[where]
+    crackles[where] = np.minimum(rng.pareto(2.5, len(where)), 10) * flurries[where]
     crackle = _butter(crackles, sr, "bandpass", (rng.uniform(1500, 3000), 8000), 1)
     length = int(0.04 * sr)
     pops = _random_onsets(rng, n, sr, rng.uniform(0.5, 2.0))
-    pop = _butter(_noise(rng, (len(pops), length)) * _decay(length, sr, rng.uniform(0.004, 0.012)), sr, "lowpass", 2500)
+    pop = _noise(rng, (len(pops), length)) * _decay(length, sr, rng.uniform(0.004, 0.012))
+    popping = _place(n, pops, _butter(pop, sr, "lowpass", 2500))
     roar = _butter(_noise(rng, n), sr, "lowpass", rng.uniform(200, 500)) * (0.6 + 0.4 * _wander(rng, n, sr, 3.0))
-    return _unit(crackle) + rng.uniform(0.3, 1.0) * _unit(_place(n, pops, pop)) + rng.uniform(0.3, 0.8) * _unit(roar)
+    return _peak(crackle) + rng.uniform(0.5, 1.0) * _peak(popping) + rng.uniform(0.1, 0.3) * _unit(roar)
 
 
 # -----------------------------------------------------------------------------
@@ -645,8 +664,12 @@ CLASSES: tuple[str, ...] = tuple(_MODELS)
 
 
 def synthesize(label: str, rng: np.random.Generator, sample_rate: int, num_samples: int) -> np.ndarray:
-    """One new random draw of class `label`: float32 mono array of length num_samples, peak 0.9."""
+    """One new random draw of class `label`: float32 mono array of length num_samples, peak 0.9.
+
+    Only excerpts of a few milliseconds can come out silent (an event not yet begun); those stay all zero.
+    """
     if label not in _MODELS:
         raise ValueError(f"unknown sound class {label!r}; known classes: {', '.join(CLASSES)}")
     sound = np.asarray(_MODELS[label](rng, sample_rate, num_samples), dtype=np.float64)
-    return (sound * (_PEAK / np.max(np.abs(sound)))).astype(np.float32)
+    peak = np.max(np.abs(sound))
+    return (sound * (_PEAK / peak if peak > 0 else 0.0)).astype(np.float32)

