@@ -1,0 +1,57 @@
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from batcli.completions import GENERATORS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_help_lists_only_working_commands(bat):
+    result = bat("--help")
+    assert result.returncode == 0
+    assert "simulate" in result.stdout
+    for missing in ("train-encoder", "train-llm", "localize", "ask", "eval"):
+        assert missing not in result.stdout
+
+
+def test_simulate_help_teaches(bat):
+    text = bat("simulate", "--help").stdout
+    for expected in ("--num-clips", "--shard", "--workers", "--set", "Examples", "resumes"):
+        assert expected in text
+
+
+def test_printed_config_is_a_usable_config(bat, tmp_path):
+    printed = bat("simulate", "tiny", "--set", "seed=5", "--print-config", check=True).stdout
+    data = yaml.safe_load(printed)
+    assert data["seed"] == 5 and data["duration_s"] == 4.0 and "room" in data and "questions" in data
+    (tmp_path / "c.yaml").write_text(printed)
+    assert bat("simulate", tmp_path / "c.yaml", "--print-config", check=True).stdout == printed
+
+
+def test_usage_errors_exit_2(bat, tmp_path):
+    assert bat("simulate").returncode == 2  # no output folder
+    assert bat("simulate", "-o", tmp_path / "x", "--bogus").returncode == 2
+    result = bat("simulate", "nosuchpreset", "-o", tmp_path / "x")
+    assert result.returncode == 2 and "tiny" in result.stderr
+
+
+def test_completion_scripts_are_up_to_date():
+    for render, filename in GENERATORS.values():
+        assert (ROOT / "completions" / filename).read_text() == render(), f"completions/{filename} is stale: make completions"
+
+
+def test_bash_completion_completes_commands_and_options():
+    script = ROOT / "completions" / "bat.bash"
+
+    def complete(*words):
+        line = " ".join(words)
+        program = (
+            f"source {script}; COMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; _bat; printf '%s\\n' \"${{COMPREPLY[@]}}\""
+        )
+        return subprocess.run(["bash", "-c", program], capture_output=True, text=True, check=True).stdout.split()
+
+    assert "simulate" in complete("bat", "sim")
+    assert "--num-clips" in complete("bat", "simulate", "--num")
+    assert "tiny" in complete("bat", "simulate", "ti")
