@@ -123,6 +123,11 @@ _worker: dict = {}
 
 
 def _init_worker(config: SimulateConfig, out_dir: Path, hrtf: HRTF, library: SoundLibrary) -> None:
+    import torch
+
+    # A forked worker must not enter the OpenMP thread pool it inherited from the parent (it would
+    # hang there); with one thread torch runs its kernels inline. The processes fill the cores anyway.
+    torch.set_num_threads(1)
     _worker.update(config=config, out_dir=out_dir, hrtf=hrtf, library=library)
 
 
