@@ -125,9 +125,7 @@ _worker: dict = {}
 def _init_worker(config: SimulateConfig, out_dir: Path, hrtf: HRTF, library: SoundLibrary) -> None:
     import torch
 
-    # A forked worker must not enter the OpenMP thread pool it inherited from the parent (it would
-    # hang there); with one thread torch runs its kernels inline. The processes fill the cores anyway.
-    torch.set_num_threads(1)
+    torch.set_num_threads(1)  # the worker processes already fill the cores
     _worker.update(config=config, out_dir=out_dir, hrtf=hrtf, library=library)
 
 
@@ -192,8 +190,12 @@ def _run(todo, config, out_dir, hrtf, library, workers: int) -> None:
         # Numerical libraries get one thread per process: the processes already fill the cores.
         for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(variable, "1")
-        # Forked workers start at once with the HRTF and sound index already in memory.
-        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        # Workers are forked from a clean server process that has imported the simulator once: quick
+        # to start, and safe, unlike forking this process, whose threads (torch's, the progress bar's)
+        # may hold locks that a forked child would wait on forever.
+        context = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
+        if context.get_start_method() == "forkserver":
+            context.set_forkserver_preload([__name__])
         pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=state)
         try:
             pending = {pool.submit(_render_job, job) for job in todo}
