@@ -181,11 +181,7 @@ def _run(todo, config, out_dir, hrtf, library, workers: int) -> None:
     state = (config, out_dir, hrtf, library)
     with progress_bar() as progress:
         task = progress.add_task("simulate", total=len(todo), unit="clips")
-        if workers == 1:
-            _init_worker(*state)
-            for job in todo:
-                _render_job(job)
-                progress.advance(task)
+        if not todo:
             return
         # Numerical libraries get one thread per process: the processes already fill the cores.
         for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
