@@ -79,7 +79,10 @@ def simulate(
         raise UsageError("simulate: missing option -o DIR (the output folder)")
     if workers < 0:
         raise UsageError("--workers must be 0 (one per core) or more")
-    summary = run(settings, out, workers)
+    try:
+        summary = run(settings, out, workers)
+    except KeyboardInterrupt:
+        raise BatError(f"interrupted; the finished clips in {out} are kept, and the same command resumes") from None
     sys.stdout.write(json.dumps(summary) + "\n")
 
 
