@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
@@ -30,7 +30,7 @@ def read_jsonl(source: str | Path) -> Iterator[tuple[int, dict]]:
         stream = sys.stdin if str(source) == "-" else open(source, encoding="utf-8")
     except OSError as err:
         raise BatError(f"{name}: cannot read ({err.strerror})") from None
-    with stream if stream is not sys.stdin else _no_close(stream):
+    with stream if stream is not sys.stdin else nullcontext(stream):
         for number, line in enumerate(stream, start=1):
             if not line.strip():
                 continue
@@ -74,8 +74,3 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO]:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
-
-
-@contextmanager
-def _no_close(stream):
-    yield stream

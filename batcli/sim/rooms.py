@@ -16,7 +16,6 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.fft
-from scipy.signal import oaconvolve
 
 from ..geometry import SPEED_OF_SOUND_M_S
 from .hrtf import HRTF, diffuse_field_filters
@@ -142,17 +141,8 @@ def binaural_response(
 
 
 def diffuse_noise(hrtf: HRTF, rng: np.random.Generator, num_samples: int) -> np.ndarray:
-    """(2, num_samples) noise arriving from all directions at once, with unit mean power per ear.
-
-    Made in the frequency domain: the spectrum of white Gaussian noise is itself white complex
-    Gaussian noise, so drawing it there and shaping it with the diffuse-field filters is the same
-    as filtering white noise (circularly), at the cost of two inverse FFTs.
-    """
-    a, b, c = _diffuse_spectra(hrtf, num_samples)
-    bins = a.size
-    white = rng.standard_normal((2, 2, bins))
-    n1, n2 = white[:, 0] + 1j * white[:, 1]
-    noise = scipy.fft.irfft(np.stack([a * n1, b * n1 + c * n2]), n=num_samples, axis=-1)
+    """(2, num_samples) noise arriving from all directions at once, with unit mean power per ear."""
+    noise = _shaped_diffuse_noise(hrtf, rng, num_samples)
     return noise / np.sqrt(np.mean(noise**2))
 
 
@@ -187,12 +177,16 @@ def _late_tail(room: Room, hrtf: HRTF, rng: np.random.Generator, length: int, st
 
 
 def _shaped_diffuse_noise(hrtf: HRTF, rng: np.random.Generator, num_samples: int) -> np.ndarray:
-    """White noise through the diffuse-field filters: per-sample power is the direction-averaged HRIR energy."""
-    a, b, c = _diffuse_kernels(hrtf)
-    white = rng.standard_normal((2, num_samples + a.size - 1))
-    left = oaconvolve(white[0], a, mode="valid")
-    right = oaconvolve(white[0], b, mode="valid") + oaconvolve(white[1], c, mode="valid")
-    return np.stack([left, right])
+    """White noise through the diffuse-field filters: per-sample power is the direction-averaged HRIR energy.
+
+    Made in the frequency domain: the spectrum of white Gaussian noise is itself white complex
+    Gaussian noise, so drawing it there and shaping it is the same as filtering white noise
+    (circularly), at the cost of two inverse FFTs.
+    """
+    a, b, c = _diffuse_spectra(hrtf, num_samples)
+    white = rng.standard_normal((2, 2, a.size)) * np.sqrt(num_samples / 2)
+    n1, n2 = white[:, 0] + 1j * white[:, 1]
+    return scipy.fft.irfft(np.stack([a * n1, b * n1 + c * n2]), n=num_samples, axis=-1)
 
 
 @lru_cache(maxsize=8)
