@@ -17,7 +17,8 @@ from .errors import BatError, UsageError
 app = typer.Typer(
     name="bat",
     help=(
-        "Teach machines where sounds are: simulate binaural scenes with questions about them.\n\n"
+        "Teach machines where sounds are: simulate binaural scenes with questions about them, train an "
+        "encoder that hears what sounds where and how far, locate sounds in recordings, score the results.\n\n"
         "Head frame: x front, y left, z up; azimuth 0 front, 90 left, 180 behind, 270 right; "
         "elevation positive up; distance in metres from the head centre.\n\n"
         "JSONL goes to stdout, progress and logs to stderr. Exit status: 0 done, 1 bad data or "
@@ -84,6 +85,112 @@ def simulate(
     except KeyboardInterrupt:
         raise BatError(f"interrupted; the finished clips in {out} are kept, and the same command resumes") from None
     sys.stdout.write(json.dumps(summary) + "\n")
+
+
+def _folders(text: str, option: str) -> list[Path]:
+    folders = [Path(part) for part in text.split(",") if part.strip()]
+    if not folders:
+        raise UsageError(f"{option}: expected DIR[,DIR...]")
+    return folders
+
+
+@app.command(
+    "train-encoder",
+    epilog=(
+        "Examples:\n\n"
+        "  bat simulate tiny -n 8000 -o data/train && bat train-encoder tiny --data data/train -o runs/tiny\n\n"
+        "  bat train-encoder base --data data/a,data/b --responses bank -o runs/base --set data.mixed_per_epoch=20000\n\n"
+        "  bat train-encoder tiny --data data/train -o runs/tiny --resume       # continue an interrupted run\n\n"
+        "  torchrun --nproc-per-node 4 -m batcli train-encoder base --data data/train -o runs/base   # 4 GPUs\n\n"
+        "The run folder is a model directory: bat localize --model RUNDIR."
+    ),
+)
+def train_encoder(
+    config: Optional[str] = typer.Argument(None, help="YAML config file or built-in preset (tiny, base); default: the paper's size (base)."),
+    data: Optional[str] = typer.Option(None, "--data", help="bat simulate output folder(s), comma-separated."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Run folder: the model, checkpoint.pt, metrics.jsonl."),
+    responses: Optional[Path] = typer.Option(None, "--responses", help="Response bank (bat simulate --set responses=N) to mix data.mixed_per_epoch new scenes from each epoch."),
+    val: Optional[str] = typer.Option(None, "--val", help="Validation folder(s); default: data.val_clips clips held out of --data."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from RUNDIR/checkpoint.pt, exactly as if never stopped."),
+    until: Optional[int] = typer.Option(None, "--until", help="Stop after this step (a later --resume goes on to optim.steps)."),
+    overrides: list[str] = typer.Option([], "--set", help=SET_HELP),
+    print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as YAML and exit."),
+) -> None:
+    """Train the spatial audio encoder: which sounds, from which direction, how far.
+
+    Reads the clips and scene records of bat simulate folders, and optionally mixes new scenes
+    from a bank of room responses on the fly. Validates on a fixed held-out set every eval_every
+    steps (RUNDIR/metrics.jsonl), checkpoints every checkpoint_every steps. Prints a one-line JSON
+    summary on stdout.
+    """
+    from .config import dump_yaml, load_config
+    from .encoder.train import EncoderTrainConfig, train
+
+    settings = load_config(EncoderTrainConfig, "encoder", config, overrides)
+    if print_config:
+        sys.stdout.write(dump_yaml(settings))
+        return
+    if data is None or out is None:
+        raise UsageError("train-encoder: needs --data DIR[,DIR...] and -o RUNDIR")
+    try:
+        summary = train(settings, _folders(data, "--data"), out, responses, _folders(val, "--val") if val else None, device, resume, until)
+    except KeyboardInterrupt:
+        raise BatError(f"interrupted; add --resume to continue from the last checkpoint in {out}") from None
+    sys.stdout.write(json.dumps(summary) + "\n")
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  bat localize examples/audio/*.wav\n\n"
+        "  bat localize long.flac --window 2 --hop 1 > where.jsonl\n\n"
+        "  jq -c 'select(.split==\"test\")' data/scenes.jsonl | bat localize - --model runs/tiny\n\n"
+        "Output: one JSON record per file (or window) with sources sorted by score: label, score, "
+        "azimuth_deg (0 front, 90 left), elevation_deg, distance_m, direction words."
+    )
+)
+def localize(
+    audio: list[str] = typer.Argument(..., help="Binaural (2-channel) audio files; - reads paths or JSONL records with an audio field from stdin."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Encoder model directory (a train-encoder run folder); default: the shipped tiny model."),
+    window: Optional[float] = typer.Option(None, "--window", help="Window length in seconds (at most the model's clip length, the default)."),
+    hop: Optional[float] = typer.Option(None, "--hop", help="Seconds between window starts; default: the window length."),
+    threshold: float = typer.Option(0.5, "--threshold", help="Presence probability from which a source is reported."),
+    unknown_below: float = typer.Option(0.0, "--unknown-below", help="Report the label as 'unknown' when its class probability is below this."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Windows per forward pass."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Write the records to this file instead of stdout."),
+) -> None:
+    """Locate the sounds in binaural recordings: what, where (azimuth, elevation) and how far.
+
+    Files at any sample rate are resampled to the model's; files longer than the model's clip are
+    cut into windows, one record each with start_s and end_s; shorter ones are zero-padded. Mono
+    files are refused: direction needs two ears. A silent window reports no sources.
+    """
+    from .localize import localize as run
+    from .records import write_jsonl
+
+    if not 0 <= threshold <= 1 or not 0 <= unknown_below <= 1:
+        raise UsageError("--threshold and --unknown-below are probabilities in [0, 1]")
+    if batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    write_jsonl(run(audio, str(model) if model else None, window, hop, batch_size, device, threshold, unknown_below), out)
+
+
+@app.command("eval", epilog="Examples:\n\n  bat localize data/test/audio/*.wav > pred.jsonl && bat eval pred.jsonl --ref data/test/scenes.jsonl")
+def evaluate(
+    predictions: str = typer.Argument(..., help="Localization records (bat localize output); - reads stdin."),
+    ref: Path = typer.Option(..., "--ref", help="Reference scene records (scenes.jsonl from bat simulate)."),
+) -> None:
+    """Score predictions against references: one JSON object on stdout, a table on stderr.
+
+    Localization: detection mAP, direction error (great-circle MAE, ER20 = share over 20 deg),
+    distance MAE and DER (share more than 0.5 m off), left/right and front/back confusions, and a
+    location-aware F1 (right class within 20 deg); for all clips, one-source and two-source clips.
+    """
+    from .evaluate import evaluate as run
+
+    sys.stdout.write(json.dumps(run(predictions, str(ref))) + "\n")
 
 
 def main() -> None:

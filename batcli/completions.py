@@ -37,11 +37,14 @@ class Command:
     presets: list[str]
 
 
+PRESET_STAGES = {"train-encoder": "encoder", "train-llm": "llm"}  # commands whose presets live under another name
+
+
 def command_tree() -> tuple[list[Option], list[Command]]:
     """The top-level options and every subcommand, read off the typer app."""
     group = typer.main.get_command(app)
     context = typer.Context(group)
-    functions = {info.callback.__name__.replace("_", "-"): info.callback for info in app.registered_commands}
+    functions = {info.name or info.callback.__name__.replace("_", "-"): info.callback for info in app.registered_commands}
     commands = []
     for name in group.list_commands(context):
         command = group.get_command(context, name)
@@ -49,7 +52,7 @@ def command_tree() -> tuple[list[Option], list[Command]]:
         options = [_option(p, hints) for p in command.params if p.param_type_name == "option"]
         has_argument = any(p.param_type_name == "argument" for p in command.params)
         summary = (command.help or "").strip().splitlines()[0] if command.help else ""
-        commands.append(Command(name, summary, options, "file" if has_argument else "", preset_names(name)))
+        commands.append(Command(name, summary, options, "file" if has_argument else "", preset_names(PRESET_STAGES.get(name, name))))
     top = [_option(p, {}) for p in group.params if p.param_type_name == "option"]
     return top + [Option(["-h", "--help"], "Show help and exit.", False, "")], commands
 
@@ -58,7 +61,7 @@ def _option(param, hints: dict) -> Option:
     """An option's names, help and what its value is: a folder (the output), a file, or free text."""
     names = [*param.opts, *param.secondary_opts]
     is_path = "Path" in str(hints.get(param.name, ""))
-    value = ("dir" if param.name == "out" else "file") if is_path else ""
+    value = ("dir" if param.name in ("out", "model", "responses") else "file") if is_path else ""
     return Option(names, (param.help or "").strip(), not param.is_flag, value)
 
 

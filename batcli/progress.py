@@ -10,21 +10,28 @@ stderr = Console(stderr=True)
 
 
 class RateColumn(ProgressColumn):
-    """Items per second since the start, in the unit the task names (`fields["unit"]`)."""
+    """Items per second since the start, in the unit the task names (`fields["unit"]`).
+
+    A task can count in steps of `fields["scale"]` items (a training step of 32 clips) and start
+    at `fields["first"]` (a resumed run); both default to 1 and 0.
+    """
 
     def render(self, task) -> Text:
         unit = task.fields.get("unit", "it")
-        if not task.elapsed or not task.completed:
+        done = (task.completed - task.fields.get("first", 0)) * task.fields.get("scale", 1)
+        if not task.elapsed or done <= 0:
             return Text(f"- {unit}/s", style="progress.data.speed")
-        return Text(f"{task.completed / task.elapsed:.1f} {unit}/s", style="progress.data.speed")
+        return Text(f"{done / task.elapsed:.1f} {unit}/s", style="progress.data.speed")
 
 
-def progress_bar() -> Progress:
+def progress_bar(*extra: ProgressColumn) -> Progress:
+    """Description, bar, done/total, rate, any `extra` columns, time left."""
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         RateColumn(),
+        *extra,
         TimeRemainingColumn(),
         console=stderr,
         transient=False,

@@ -3,7 +3,7 @@
 _bat() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
     COMPREPLY=()
-    if [[ $COMP_CWORD -eq 1 ]]; then COMPREPLY=($(compgen -W "simulate --debug -h --help" -- "$cur")); return; fi
+    if [[ $COMP_CWORD -eq 1 ]]; then COMPREPLY=($(compgen -W "simulate train-encoder localize eval --debug -h --help" -- "$cur")); return; fi
     case "${COMP_WORDS[1]}" in
         simulate)
             case "$prev" in
@@ -16,6 +16,40 @@ _bat() {
             esac
             if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "-o --out --num-clips -n --seed --shard --workers -j --set --print-config -h --help" -- "$cur"))
             else COMPREPLY=($(compgen -f -W "tiny" -- "$cur"))
+            fi;;
+        train-encoder)
+            case "$prev" in
+                --data) return;;
+                -o|--out) COMPREPLY=($(compgen -d -- "$cur")); return;;
+                --responses) COMPREPLY=($(compgen -d -- "$cur")); return;;
+                --val) return;;
+                --device) return;;
+                --until) return;;
+                --set) return;;
+            esac
+            if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--data -o --out --responses --val --device --resume --until --set --print-config -h --help" -- "$cur"))
+            else COMPREPLY=($(compgen -f -W "base tiny" -- "$cur"))
+            fi;;
+        localize)
+            case "$prev" in
+                --model|-m) COMPREPLY=($(compgen -d -- "$cur")); return;;
+                --window) return;;
+                --hop) return;;
+                --threshold) return;;
+                --unknown-below) return;;
+                --batch-size) return;;
+                --device) return;;
+                -o|--out) COMPREPLY=($(compgen -d -- "$cur")); return;;
+            esac
+            if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--model -m --window --hop --threshold --unknown-below --batch-size --device -o --out -h --help" -- "$cur"))
+            else COMPREPLY=($(compgen -f -W "" -- "$cur"))
+            fi;;
+        eval)
+            case "$prev" in
+                --ref) COMPREPLY=($(compgen -f -- "$cur")); return;;
+            esac
+            if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--ref -h --help" -- "$cur"))
+            else COMPREPLY=($(compgen -f -W "" -- "$cur"))
             fi;;
     esac
 }

@@ -78,35 +78,95 @@ def render_scene(
     mix = np.zeros((2, num_samples), dtype=np.float64)
     sources = []
     for label, (azimuth, elevation, distance, position) in zip(labels, placements):
-        onset, length = _timing(rng, config, sample_rate, num_samples)
-        signal, sound = library.draw(label, rng, sample_rate, length)
-        rms = float(np.sqrt(np.mean(np.square(signal, dtype=np.float64))))
-        if rms == 0.0:
-            raise BatError(f"{sound.get('path', label)}: the sound is silent")
-        level_db = float(rng.uniform(*config.level_db))
-        dry = signal * (10 ** (level_db / 20) / rms)
-        response = binaural_response(room, hrtf, position, rng, room_config.early_ms)
-        wet = fftconvolve(dry[None, :], response, axes=-1)[:, : num_samples - onset]
-        mix[:, onset : onset + wet.shape[1]] += wet
-        sources.append(
-            Source(label, position, azimuth, elevation, distance, onset / sample_rate, (onset + signal.size) / sample_rate, level_db, sound)
-        )
+        event = draw_event(rng, library, label, config, sample_rate, num_samples)
+        add_event(mix, event, binaural_response(room, hrtf, position, rng, room_config.early_ms))
+        sources.append(Source(label, position, azimuth, elevation, distance, *event.timing_s(sample_rate), event.level_db, event.sound))
+    mix, fields = finish_mix(rng, mix, hrtf, config)
+    return mix, {"sources": [s.record() for s in sources], "room": room.record(), **fields}
+
+
+@dataclass
+class Event:
+    """One source's dry sound, scaled to its level at 1 m, and when it starts."""
+
+    dry: np.ndarray
+    onset: int
+    level_db: float
+    sound: dict
+
+    def timing_s(self, sample_rate: int) -> tuple[float, float]:
+        return self.onset / sample_rate, (self.onset + self.dry.size) / sample_rate
+
+
+def draw_event(rng: np.random.Generator, library: SoundLibrary, label: str, config: SceneConfig, sample_rate: int, num_samples: int) -> Event:
+    onset, length = _timing(rng, config, sample_rate, num_samples)
+    signal, sound = library.draw(label, rng, sample_rate, length)
+    rms = float(np.sqrt(np.mean(np.square(signal, dtype=np.float64))))
+    if rms == 0.0:
+        raise BatError(f"{sound.get('path', label)}: the sound is silent")
+    level_db = float(rng.uniform(*config.level_db))
+    return Event(signal * (10 ** (level_db / 20) / rms), onset, level_db, sound)
+
+
+def add_event(mix: np.ndarray, event: Event, response: np.ndarray) -> None:
+    """Convolve the event with a (2, taps) binaural response and add it to the (2, samples) mix."""
+    wet = fftconvolve(event.dry[None, :], response, axes=-1)[:, : mix.shape[1] - event.onset]
+    mix[:, event.onset : event.onset + wet.shape[1]] += wet
+
+
+def finish_mix(rng: np.random.Generator, mix: np.ndarray, hrtf: HRTF, config: SceneConfig) -> tuple[np.ndarray, dict]:
+    """Add diffuse background noise to some clips, keep the peak below full scale; float32 audio and record fields."""
     noise = None
     if rng.random() < config.noise_fraction:
         snr_db = float(rng.uniform(*config.snr_db))
         signal_power = float(np.mean(mix**2))
-        mix += diffuse_noise(hrtf, rng, num_samples) * np.sqrt(signal_power / 10 ** (snr_db / 10))
+        mix = mix + diffuse_noise(hrtf, rng, mix.shape[1]) * np.sqrt(signal_power / 10 ** (snr_db / 10))
         noise = {"kind": "diffuse", "snr_db": round(snr_db, 2)}
     peak = float(np.abs(mix).max())
     gain_db = 0.0 if peak <= 0.99 else 20 * np.log10(0.99 / peak)
-    mix *= 10 ** (gain_db / 20)
-    record = {
-        "sources": [s.record() for s in sources],
-        "room": room.record(),
-        "noise": noise,
-        "gain_db": round(gain_db, 3),
-    }
-    return mix.astype(np.float32), record
+    mix = mix * 10 ** (gain_db / 20)
+    return mix.astype(np.float32), {"noise": noise, "gain_db": round(gain_db, 3)}
+
+
+def mix_responses(
+    rng: np.random.Generator,
+    library: SoundLibrary,
+    hrtf: HRTF,
+    bank: list[tuple[np.ndarray, dict]],
+    config: SceneConfig,
+    sample_rate: int,
+    num_samples: int,
+) -> tuple[np.ndarray, list[dict]]:
+    """A new scene from a bank of ready room responses (response, its record): 1-2 sounds of different
+    classes, each convolved with a response, at least `min_separation_deg` apart.
+
+    Cheap enough to run for every training example, so that every epoch hears new scenes.
+    Returns the (2, samples) float32 mix and its sources (label, direction, distance, timing).
+    """
+    count = 2 if rng.random() < config.two_source_fraction and len(library.labels) > 1 else 1
+    labels = [library.labels[i] for i in rng.choice(len(library.labels), size=count, replace=False)]
+    chosen: list[dict] = []
+    mix = np.zeros((2, num_samples), dtype=np.float64)
+    sources = []
+    for label in labels:
+        for _ in range(100):
+            response, where = bank[int(rng.integers(len(bank)))]
+            if all(great_circle_deg(where["azimuth_deg"], where["elevation_deg"], c["azimuth_deg"], c["elevation_deg"]) >= config.min_separation_deg for c in chosen):
+                break
+        chosen.append(where)
+        event = draw_event(rng, library, label, config, sample_rate, num_samples)
+        add_event(mix, event, response)
+        onset_s, offset_s = event.timing_s(sample_rate)
+        sources.append({
+            "label": label,
+            "azimuth_deg": where["azimuth_deg"],
+            "elevation_deg": where["elevation_deg"],
+            "distance_m": where["distance_m"],
+            "onset_s": round(onset_s, 4),
+            "offset_s": round(offset_s, 4),
+        })
+    mix, _ = finish_mix(rng, mix, hrtf, config)
+    return mix, sources
 
 
 def place_sources(rng, room: Room, hrtf: HRTF, room_config: RoomConfig, config: SceneConfig, count: int, tries: int = 200):

@@ -1,0 +1,146 @@
+"""The spatial audio encoder: binaural features -> patches -> transformer -> source slots.
+
+Spatial-AST style (a ViT over fused binaural maps), with one change that matters: instead of one
+class/direction/distance readout per clip, `slots` learned tokens each describe one source
+(present or not, its class, azimuth, elevation and distance). Every slot uses the same heads, and
+training assigns slots to the clip's sources by the cheapest permutation (see readout.py), so a
+two-source mixture yields two located sources, and a sound of a class the model never heard still
+gets a slot with a direction and a distance.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ..config import from_dict
+from ..errors import BatError
+from .features import BinauralFeatures
+
+
+@dataclass
+class EncoderDims:
+    sample_rate: int = field(default=32000, metadata={"help": "audio rate of the model (inputs are resampled to it)", "range": (8000, 192000)})
+    clip_s: float = field(default=10.0, metadata={"help": "length of the audio the model sees at once (longer files are cut into windows)", "range": (0.5, 60)})
+    n_fft: int = field(default=1024, metadata={"help": "STFT size", "range": (64, 8192)})
+    hop: int = field(default=320, metadata={"help": "STFT hop in samples", "range": (16, 4096)})
+    n_mels: int = field(default=128, metadata={"help": "mel bands (a multiple of patch)", "range": (16, 512)})
+    f_min: float = field(default=50.0, metadata={"help": "lowest mel frequency (Hz)", "range": (0, 1000)})
+    f_max: float = field(default=14000.0, metadata={"help": "highest mel frequency (Hz)", "range": (1000, 96000)})
+    patch: int = field(default=16, metadata={"help": "square patch size in mel bands and frames", "range": (2, 64)})
+    width: int = field(default=768, metadata={"help": "transformer width", "range": (16, 4096)})
+    depth: int = field(default=12, metadata={"help": "transformer layers", "range": (1, 64)})
+    heads: int = field(default=12, metadata={"help": "attention heads (width must divide by it)", "range": (1, 64)})
+    dropout: float = field(default=0.0, metadata={"help": "dropout in the transformer", "range": (0, 0.9)})
+    slots: int = field(default=2, metadata={"help": "most sources reported per clip", "range": (1, 8)})
+    azimuth_bins: int = field(default=72, metadata={"help": "azimuth classes over 360 deg", "range": (8, 720)})
+    elevation_bins: int = field(default=37, metadata={"help": "elevation classes over -90..90 deg", "range": (3, 361)})
+    distance_bins: int = field(default=21, metadata={"help": "distance classes over 0..max_distance_m", "range": (2, 201)})
+    max_distance_m: float = field(default=10.0, metadata={"help": "farthest distance the model reports", "range": (1, 1000)})
+
+    @property
+    def clip_samples(self) -> int:
+        return round(self.clip_s * self.sample_rate)
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """Patches along mel bands and along frames."""
+        frames = self.clip_samples // self.hop + 1
+        return self.n_mels // self.patch, frames // self.patch
+
+    def check(self) -> None:
+        if self.n_mels % self.patch:
+            raise BatError(f"model.n_mels {self.n_mels} is not a multiple of model.patch {self.patch}")
+        if self.width % self.heads:
+            raise BatError(f"model.width {self.width} does not divide by model.heads {self.heads}")
+        if min(self.grid) < 1:
+            raise BatError(f"model.clip_s {self.clip_s} s is shorter than one patch of {self.patch} frames")
+        if self.f_max > self.sample_rate / 2:
+            raise BatError(f"model.f_max {self.f_max} Hz is above the Nyquist frequency of {self.sample_rate} Hz")
+
+
+@dataclass
+class SlotOutputs:
+    """Logits per slot: presence (batch, slots) and classes, azimuth, elevation, distance (batch, slots, bins)."""
+
+    presence: torch.Tensor
+    classes: torch.Tensor
+    azimuth: torch.Tensor
+    elevation: torch.Tensor
+    distance: torch.Tensor
+
+
+class SpatialEncoder(nn.Module):
+    def __init__(self, dims: EncoderDims, labels: list[str]):
+        super().__init__()
+        dims.check()
+        self.dims, self.labels = dims, list(labels)
+        self.features = BinauralFeatures(dims.sample_rate, dims.n_fft, dims.hop, dims.n_mels, dims.f_min, dims.f_max)
+        self.fuse = nn.Sequential(nn.Conv2d(4, 16, 3, padding=1), nn.GELU())
+        self.patchify = nn.Conv2d(16, dims.width, dims.patch, stride=dims.patch)
+        rows, cols = dims.grid
+        self.position = nn.Parameter(torch.randn(1, rows * cols, dims.width) * 0.02)
+        self.slot_queries = nn.Parameter(torch.randn(1, dims.slots, dims.width) * 0.02)
+        layer = nn.TransformerEncoderLayer(
+            dims.width, dims.heads, 4 * dims.width, dims.dropout, activation="gelu", batch_first=True, norm_first=True
+        )
+        self.transformer = nn.TransformerEncoder(layer, dims.depth, norm=nn.LayerNorm(dims.width), enable_nested_tensor=False)
+        self.sizes = [1, len(self.labels), dims.azimuth_bins, dims.elevation_bins, dims.distance_bins]
+        self.head = nn.Linear(dims.width, sum(self.sizes))
+
+    def encode(self, audio: torch.Tensor) -> torch.Tensor:
+        """(batch, 2, clip_samples) -> tokens (batch, slots + patches, width): the slots first."""
+        maps = self.features(audio)
+        rows, cols = self.dims.grid
+        maps = maps[..., : rows * self.dims.patch, : cols * self.dims.patch]
+        patches = self.patchify(self.fuse(maps)).flatten(2).transpose(1, 2) + self.position
+        tokens = torch.cat([self.slot_queries.expand(len(audio), -1, -1), patches], dim=1)
+        return self.transformer(tokens)
+
+    def read_slots(self, tokens: torch.Tensor) -> SlotOutputs:
+        presence, classes, azimuth, elevation, distance = self.head(tokens[:, : self.dims.slots]).split(self.sizes, dim=-1)
+        return SlotOutputs(presence.squeeze(-1), classes, azimuth, elevation, distance)
+
+    def forward(self, audio: torch.Tensor) -> SlotOutputs:
+        return self.read_slots(self.encode(audio))
+
+
+MODEL_FILES = ("config.json", "model.safetensors", "labels.txt")
+
+
+def save_model(model: SpatialEncoder, folder: str | Path, dtype: torch.dtype = torch.float32) -> None:
+    """Write a model directory: config.json (dimensions), model.safetensors, labels.txt."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(folder / "model.safetensors"))
+    (folder / "labels.txt").write_text("".join(f"{label}\n" for label in model.labels), encoding="utf-8")
+    (folder / "config.json").write_text(json.dumps({"kind": "bat-encoder", "dims": asdict(model.dims)}, indent=2) + "\n", encoding="utf-8")
+
+
+def load_model(folder: str | Path, device: str | torch.device = "cpu") -> SpatialEncoder:
+    """Read a model directory written by save_model; BatError names what is missing or wrong."""
+    folder = Path(folder)
+    missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
+    if missing:
+        raise BatError(f"{folder}: not an encoder model directory (missing {', '.join(missing)})")
+    try:
+        meta = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise BatError(f"{folder / 'config.json'}: not valid JSON ({err.msg})") from None
+    if meta.get("kind") != "bat-encoder":
+        raise BatError(f"{folder / 'config.json'}: not a bat encoder (kind {meta.get('kind')!r})")
+    dims = from_dict(EncoderDims, meta["dims"])
+    labels = [line.strip() for line in (folder / "labels.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
+    model = SpatialEncoder(dims, labels)
+    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(folder / "model.safetensors")).items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise BatError(f"{folder / 'model.safetensors'}: weights do not fit the config ({str(err).splitlines()[0]})") from None
+    return model.to(device).eval()

@@ -1,0 +1,161 @@
+"""From slot logits to losses and to located sources.
+
+Directions and distances are classes over bins (as in the paper: it keeps a front/back ambiguity as
+two peaks instead of averaging them into a sideways guess), trained against Gaussian-smoothed
+targets and decoded as the probability-weighted mean around the strongest bin, which gives
+sub-bin precision.
+
+Slots are matched to a clip's sources by the permutation with the lowest total cost (class,
+direction and distance cross-entropy); matched slots learn to be present, the others absent.
+With at most a handful of slots, trying every permutation is cheap.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..geometry import direction_words, great_circle_deg
+from .model import EncoderDims, SlotOutputs
+
+DIRECTION_WEIGHT = 2.0  # the paper's weighting of the direction terms against class and distance
+SMOOTHING_BINS = 1.0  # standard deviation of the Gaussian target, in bins
+DECODE_RADIUS = 2  # bins on either side of the peak averaged when decoding
+
+
+@dataclass
+class Targets:
+    """Reference sources padded to the slot count: mask (batch, slots) marks real ones."""
+
+    mask: torch.Tensor
+    label: torch.Tensor  # class index (long)
+    azimuth_deg: torch.Tensor
+    elevation_deg: torch.Tensor
+    distance_m: torch.Tensor
+
+    def to(self, device) -> Targets:
+        return Targets(*(t.to(device) for t in (self.mask, self.label, self.azimuth_deg, self.elevation_deg, self.distance_m)))
+
+
+def make_targets(sources: list[list[dict]], labels: list[str], slots: int) -> Targets:
+    """Targets for a batch from per-clip lists of sources (label, azimuth_deg, elevation_deg, distance_m)."""
+    index = {label: i for i, label in enumerate(labels)}
+    batch = len(sources)
+    mask = torch.zeros(batch, slots, dtype=torch.bool)
+    label = torch.zeros(batch, slots, dtype=torch.long)
+    values = torch.zeros(3, batch, slots)
+    for b, clip in enumerate(sources):
+        for s, source in enumerate(clip[:slots]):
+            mask[b, s] = True
+            label[b, s] = index[source["label"]]
+            values[:, b, s] = torch.tensor([source["azimuth_deg"], source["elevation_deg"], source["distance_m"]])
+    return Targets(mask, label, values[0], values[1], values[2])
+
+
+def bin_centres(dims: EncoderDims) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Centres of the azimuth (deg, circular), elevation (deg) and distance (m) bins."""
+    azimuth = torch.arange(dims.azimuth_bins) * (360.0 / dims.azimuth_bins)
+    elevation = torch.linspace(-90.0, 90.0, dims.elevation_bins)
+    distance = torch.linspace(0.0, dims.max_distance_m, dims.distance_bins)
+    return azimuth, elevation, distance
+
+
+def _soft_target(values: torch.Tensor, centres: torch.Tensor, step: float, period: float | None) -> torch.Tensor:
+    """Gaussian-smoothed class targets (..., bins) for values (...)."""
+    offset = values[..., None] - centres
+    if period is not None:
+        offset = torch.remainder(offset + period / 2, period) - period / 2
+    weights = torch.exp(-0.5 * (offset / (SMOOTHING_BINS * step)).square())
+    return weights / weights.sum(-1, keepdim=True)
+
+
+def slot_loss(outputs: SlotOutputs, targets: Targets, dims: EncoderDims) -> tuple[torch.Tensor, dict[str, float]]:
+    """Total loss and its parts, with slots assigned to sources by the cheapest permutation."""
+    azimuth_centres, elevation_centres, distance_centres = (c.to(outputs.presence.device) for c in bin_centres(dims))
+    log = {name: F.log_softmax(getattr(outputs, name).float(), dim=-1) for name in ("classes", "azimuth", "elevation", "distance")}
+    # pair costs (batch, slot, source)
+    batch, slots = targets.mask.shape
+    class_cost = -log["classes"].gather(-1, targets.label[:, None, :].expand(batch, slots, slots))
+    costs = {"class": class_cost}
+    for name, values, centres, period in (
+        ("azimuth", targets.azimuth_deg, azimuth_centres, 360.0),
+        ("elevation", targets.elevation_deg, elevation_centres, None),
+        ("distance", targets.distance_m, distance_centres, None),
+    ):
+        target = _soft_target(values, centres, float(centres[1] - centres[0]), period)  # (batch, source, bins)
+        costs[name] = -torch.einsum("bkn,bjn->bkj", log[name], target)
+    total = costs["class"] + DIRECTION_WEIGHT * (costs["azimuth"] + costs["elevation"]) + costs["distance"]
+
+    permutations = torch.tensor(list(itertools.permutations(range(slots))), device=total.device)  # (P, slots)
+    sources = torch.arange(slots, device=total.device)
+    mask = targets.mask.float()
+    per_permutation = (total.detach()[:, permutations, sources] * mask[:, None, :]).sum(-1)  # (batch, P)
+    slot_of_source = permutations[per_permutation.argmin(1)]  # (batch, source)
+    rows = torch.arange(batch, device=total.device)[:, None]
+    count = mask.sum().clamp_min(1.0)
+    parts = {name: (cost[rows, slot_of_source, sources] * mask).sum() / count for name, cost in costs.items()}
+
+    present = torch.zeros_like(outputs.presence, dtype=torch.float32)
+    present[rows, slot_of_source] = mask
+    parts["presence"] = F.binary_cross_entropy_with_logits(outputs.presence.float(), present)
+    loss = parts["presence"] + parts["class"] + DIRECTION_WEIGHT * (parts["azimuth"] + parts["elevation"]) + parts["distance"]
+    return loss, {name: float(value.detach()) for name, value in parts.items()}
+
+
+def _decode_bins(probabilities: np.ndarray, centres: np.ndarray, period: float | None) -> np.ndarray:
+    """Probability-weighted mean over the peak bin and DECODE_RADIUS bins either side, per row."""
+    peak = probabilities.argmax(-1)
+    offsets = np.arange(-DECODE_RADIUS, DECODE_RADIUS + 1)
+    bins = len(centres)
+    neighbours = (peak[..., None] + offsets) % bins if period else np.clip(peak[..., None] + offsets, 0, bins - 1)
+    weights = np.take_along_axis(probabilities, neighbours, -1)
+    if not period:
+        weights = np.where(np.abs(peak[..., None] + offsets - neighbours) > 0, 0.0, weights)  # no double counting at the edges
+    step = centres[1] - centres[0]
+    values = centres[peak][..., None] + offsets * step
+    decoded = (weights * values).sum(-1) / np.maximum(weights.sum(-1), 1e-12)
+    return np.mod(decoded, period) if period else np.clip(decoded, centres[0], centres[-1])
+
+
+def decode(outputs: SlotOutputs, dims: EncoderDims, labels: list[str], threshold: float = 0.5, unknown_below: float = 0.0) -> list[dict]:
+    """Per clip: located sources (best first) and clip-level class scores.
+
+    A slot is reported when its presence probability reaches `threshold`; its label is the most
+    likely class, or `unknown` when that class's probability is below `unknown_below`. Of two
+    reported slots with the same label within 20 deg, only the stronger is kept.
+    """
+    presence = torch.sigmoid(outputs.presence.float()).cpu().numpy()
+    classes = torch.softmax(outputs.classes.float(), -1).cpu().numpy()
+    centres = [c.numpy().astype(np.float64) for c in bin_centres(dims)]
+    azimuth = _decode_bins(torch.softmax(outputs.azimuth.float(), -1).cpu().numpy(), centres[0], 360.0)
+    elevation = _decode_bins(torch.softmax(outputs.elevation.float(), -1).cpu().numpy(), centres[1], None)
+    distance = _decode_bins(torch.softmax(outputs.distance.float(), -1).cpu().numpy(), centres[2], None)
+    # P(class present) = 1 - prod over slots of (1 - P(slot present and of that class))
+    class_scores = 1.0 - np.prod(1.0 - presence[..., None] * classes, axis=1)
+    results = []
+    for b in range(len(presence)):
+        sources = []
+        for s in np.argsort(-presence[b], kind="stable"):
+            if presence[b, s] < threshold:
+                break
+            best = int(classes[b, s].argmax())
+            label = labels[best] if classes[b, s, best] >= unknown_below else "unknown"
+            az, el = float(azimuth[b, s]), float(elevation[b, s])
+            if any(kept["label"] == label and great_circle_deg(az, el, kept["azimuth_deg"], kept["elevation_deg"]) < 20.0 for kept in sources):
+                continue
+            sources.append({
+                "label": label,
+                "score": round(float(presence[b, s]), 4),
+                "label_score": round(float(classes[b, s, best]), 4),
+                "azimuth_deg": round(az, 1),
+                "elevation_deg": round(el, 1),
+                "distance_m": round(float(distance[b, s]), 2),
+                "direction": direction_words(az, el),
+            })
+        scores = {label: round(float(score), 4) for label, score in zip(labels, class_scores[b])}
+        results.append({"sources": sources, "class_scores": scores})
+    return results

@@ -1,0 +1,127 @@
+"""`bat localize`: where are the sounds in these recordings?
+
+Each file is read at the model's rate (any rate is resampled) and cut into windows of the model's
+clip length (or `--window`), `--hop` apart; the last window may be shorter, and a short window is
+zero-padded. Windows of many files are batched through the encoder, and one localization record per
+window is written in input order. A window without any signal (peak below SILENCE_PEAK) reports no
+sources without running the model.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .audio import load_audio
+from .encoder.model import SpatialEncoder, load_model
+from .encoder.readout import decode
+from .errors import BatError, UsageError
+from .progress import progress_bar
+from .runtime import autocast, pick_device
+
+SILENCE_PEAK = 1e-5  # about -100 dBFS: below any 16- or 24-bit recording's noise
+
+
+def default_model_dir() -> Path:
+    """The `tiny` encoder trained by the project, shipped inside the package."""
+    return Path(str(resources.files("batcli") / "data" / "encoder"))
+
+
+@dataclass
+class Window:
+    audio: str  # the path as given
+    start_s: float
+    end_s: float
+    samples: np.ndarray  # (2, clip_samples)
+
+    @property
+    def silent(self) -> bool:
+        return float(np.abs(self.samples).max(initial=0.0)) < SILENCE_PEAK
+
+
+def read_inputs(inputs: list[str]) -> Iterator[str]:
+    """Audio paths from the arguments; `-` reads paths, or JSONL records with an `audio` field, from stdin."""
+    for item in inputs:
+        if item != "-":
+            yield item
+            continue
+        for number, line in enumerate(sys.stdin, start=1):
+            text = line.strip()
+            if text.startswith("{"):
+                try:
+                    record = json.loads(text)
+                except json.JSONDecodeError as err:
+                    raise BatError(f"<stdin>:{number}: not valid JSON ({err.msg})") from None
+                if not isinstance(record, dict) or not isinstance(record.get("audio"), str):
+                    raise BatError(f"<stdin>:{number}: expected a record with an \"audio\" path")
+                yield record["audio"]
+            elif text:
+                yield text
+
+
+def windows_of(path: str, model: SpatialEncoder, window_s: float, hop_s: float) -> Iterator[Window]:
+    dims = model.dims
+    audio, rate = load_audio(path, dims.sample_rate)
+    if audio.shape[0] == 1:
+        raise BatError(f"{path}: mono audio; localization needs a binaural, two-channel recording (left, right)")
+    if audio.shape[0] != 2:
+        raise BatError(f"{path}: {audio.shape[0]} channels; localization needs a binaural, two-channel recording (left, right)")
+    bad = np.flatnonzero(~np.isfinite(audio).all(axis=0))
+    if bad.size:
+        raise BatError(f"{path}: the audio holds NaN or infinite samples (first at {bad[0] / rate:.3f} s)")
+    total = audio.shape[1]
+    size, hop = round(window_s * rate), round(hop_s * rate)
+    starts = range(0, max(total - size, 0) + 1, hop)
+    if starts[-1] + size < total:  # the tail that the hops would skip gets a window of its own
+        starts = [*starts, starts[-1] + hop]
+    for start in starts:
+        piece = np.zeros((2, dims.clip_samples), dtype=np.float32)
+        chunk = audio[:, start : min(start + size, total)]
+        piece[:, : chunk.shape[1]] = chunk
+        yield Window(path, round(start / rate, 4), round((start + chunk.shape[1]) / rate, 4), piece)
+
+
+def localize(inputs: list[str], model_dir: str | None = None, window_s: float | None = None, hop_s: float | None = None,
+             batch_size: int = 16, device: str = "auto", threshold: float = 0.5, unknown_below: float = 0.0) -> Iterator[dict]:
+    """Localization records, one per window, in input order."""
+    device = pick_device(device)
+    model = load_model(model_dir or default_model_dir(), device)
+    window_s = window_s or model.dims.clip_s
+    hop_s = hop_s or window_s
+    if window_s <= 0 or hop_s <= 0:
+        raise UsageError("--window and --hop must be positive")
+    if window_s > model.dims.clip_s + 1e-9:
+        raise UsageError(f"--window {window_s} s is longer than the model's clip of {model.dims.clip_s} s")
+    files = list(read_inputs(inputs))
+    with progress_bar() as progress:
+        task = progress.add_task("localize", total=len(files), unit="files", visible=len(files) > 1)
+        pending: list[Window] = []
+        for index, path in enumerate(files):
+            for window in windows_of(path, model, window_s, hop_s):
+                pending.append(window)
+                if len(pending) == batch_size:
+                    yield from _run(model, pending, device, threshold, unknown_below)
+                    pending = []
+            progress.update(task, completed=index + 1)
+        yield from _run(model, pending, device, threshold, unknown_below)
+
+
+@torch.no_grad()
+def _run(model: SpatialEncoder, windows: list[Window], device: torch.device, threshold: float, unknown_below: float) -> Iterator[dict]:
+    audible = [w for w in windows if not w.silent]
+    results = []
+    if audible:
+        with autocast(device):
+            outputs = model(torch.from_numpy(np.stack([w.samples for w in audible])).to(device))
+        results = decode(outputs, model.dims, model.labels, threshold, unknown_below)
+    decoded = dict(zip(map(id, audible), results))
+    silent = {"sources": [], "class_scores": {label: 0.0 for label in model.labels}}
+    for window in windows:
+        yield {"audio": window.audio, "start_s": window.start_s, "end_s": window.end_s, **decoded.get(id(window), silent)}

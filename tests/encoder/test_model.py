@@ -1,0 +1,50 @@
+"""The encoder's shapes, and its model directory."""
+
+import pytest
+import torch
+
+from batcli.encoder.model import EncoderDims, SpatialEncoder, load_model, save_model
+from batcli.errors import BatError
+
+LABELS = ["dog", "siren", "rain", "bell"]
+DIMS = EncoderDims(sample_rate=16000, clip_s=1.0, n_fft=512, hop=160, n_mels=32, f_max=7600.0, width=32, depth=2, heads=2, slots=3)
+
+
+def test_outputs_have_one_row_per_slot_and_the_tokens_follow_the_patch_grid():
+    model = SpatialEncoder(DIMS, LABELS).eval()
+    audio = torch.randn(2, 2, DIMS.clip_samples) * 0.1
+    tokens = model.encode(audio)
+    rows, cols = DIMS.grid
+    assert (rows, cols) == (2, 6)  # 32 mels / 16, 101 frames // 16
+    assert tokens.shape == (2, DIMS.slots + rows * cols, DIMS.width)
+    out = model.read_slots(tokens)
+    assert out.presence.shape == (2, 3)
+    assert out.classes.shape == (2, 3, len(LABELS))
+    assert out.azimuth.shape == (2, 3, DIMS.azimuth_bins)
+    assert out.elevation.shape == (2, 3, DIMS.elevation_bins)
+    assert out.distance.shape == (2, 3, DIMS.distance_bins)
+
+
+def test_save_and_load_give_identical_outputs(tmp_path):
+    torch.manual_seed(0)
+    model = SpatialEncoder(DIMS, LABELS).eval()
+    save_model(model, tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    audio = torch.randn(3, 2, DIMS.clip_samples) * 0.1
+    with torch.no_grad():
+        a, b = model(audio), loaded(audio)
+    assert loaded.labels == LABELS and loaded.dims == DIMS
+    for name in ("presence", "classes", "azimuth", "elevation", "distance"):
+        assert torch.equal(getattr(a, name), getattr(b, name))
+
+
+def test_a_folder_that_is_not_a_model_is_named(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(BatError, match="missing model.safetensors, labels.txt"):
+        load_model(tmp_path)
+
+
+@pytest.mark.parametrize("change, message", [({"n_mels": 40}, "not a multiple"), ({"heads": 3}, "does not divide"), ({"f_max": 9000.0}, "Nyquist")])
+def test_inconsistent_dimensions_are_refused(change, message):
+    with pytest.raises(BatError, match=message):
+        SpatialEncoder(EncoderDims(**{**DIMS.__dict__, **change}), LABELS)

@@ -1,0 +1,70 @@
+"""Training: the loss falls, a resumed run equals an uninterrupted one, on-the-fly mixing."""
+
+import json
+
+import numpy as np
+import pytest
+
+from batcli.encoder.data import Examples, read_clips
+from batcli.encoder.train import train
+from batcli.errors import UsageError
+from batcli.geometry import great_circle_deg
+
+from .conftest import RATE, tiny_train_config
+
+
+def rows(run):
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_a_few_steps_lower_the_loss_on_the_training_clips(scenes_dir, tmp_path):
+    config = tiny_train_config(optim__steps=40, eval_every=5, checkpoint_every=40, model__dropout=0.0)
+    summary = train(config, [scenes_dir], tmp_path / "run", val=[scenes_dir], device="cpu")  # validate on the training clips
+    losses = [row["val_loss"] for row in rows(tmp_path / "run")]
+    assert summary["step"] == 40 and len(losses) == 8
+    assert losses[-1] < 0.92 * losses[0]  # an untrained or broken step leaves it where it started
+    for name in ("config.json", "model.safetensors", "labels.txt", "checkpoint.pt", "train.yaml"):
+        assert (tmp_path / "run" / name).is_file()
+
+
+def test_resume_gives_the_same_model_as_an_uninterrupted_run(scenes_dir, tmp_path):
+    config = tiny_train_config(data__workers=1)
+    train(config, [scenes_dir], tmp_path / "whole", device="cpu")
+    train(config, [scenes_dir], tmp_path / "parts", device="cpu", until=3)
+    assert rows(tmp_path / "parts")[-1]["step"] == 3
+    train(config, [scenes_dir], tmp_path / "parts", device="cpu", resume=True)
+    assert (tmp_path / "parts" / "model.safetensors").read_bytes() == (tmp_path / "whole" / "model.safetensors").read_bytes()
+    assert rows(tmp_path / "parts") == rows(tmp_path / "whole")
+
+
+def test_a_run_folder_is_not_overwritten_and_resumes_only_with_its_config(scenes_dir, tmp_path):
+    config = tiny_train_config(optim__steps=2, eval_every=2, checkpoint_every=2)
+    train(config, [scenes_dir], tmp_path / "run", device="cpu")
+    with pytest.raises(UsageError, match="already holds a run"):
+        train(config, [scenes_dir], tmp_path / "run", device="cpu")
+    with pytest.raises(UsageError, match="config differs"):
+        train(tiny_train_config(optim__steps=4), [scenes_dir], tmp_path / "run", device="cpu", resume=True)
+
+
+def test_mixed_scenes_use_the_bank_directions_and_change_every_epoch(scenes_dir):
+    clips, _ = read_clips([scenes_dir])
+    examples = Examples(clips, RATE, RATE, seed=1, bank=scenes_dir, mixed_per_epoch=5)
+    assert len(examples) == len(clips) + 5
+    bank = [json.loads(line) for line in (scenes_dir / "responses.jsonl").read_text().splitlines()]
+    audio, sources = examples[(0, len(clips))]
+    assert audio.shape == (2, RATE) and np.abs(audio).max() > 0
+    assert 1 <= len(sources) <= 2
+    for source in sources:
+        assert any(great_circle_deg(source["azimuth_deg"], source["elevation_deg"], r["azimuth_deg"], r["elevation_deg"]) < 1e-6 for r in bank)
+    again, _ = examples[(0, len(clips))]
+    later, _ = examples[(1, len(clips))]
+    assert np.array_equal(audio, again) and not np.array_equal(audio, later)
+
+
+def test_a_clip_longer_than_the_model_is_cropped_and_keeps_only_the_sources_in_the_crop(scenes_dir):
+    clips, _ = read_clips([scenes_dir])
+    examples = Examples(clips, RATE, RATE // 4, seed=0)
+    for index, clip in enumerate(clips):
+        audio, sources = examples[(0, index)]
+        assert audio.shape == (2, RATE // 4)
+        assert all(source in clip.sources for source in sources)

@@ -1,0 +1,158 @@
+import pytest
+
+from batcli.metrics import (
+    average_precision,
+    localization_metrics,
+    localization_report,
+    match_sources,
+    mean_average_precision,
+)
+
+
+def source(azimuth, elevation=0.0, distance=2.0, label="dog", score=0.9):
+    return {"label": label, "score": score, "azimuth_deg": azimuth, "elevation_deg": elevation, "distance_m": distance}
+
+
+def clip(predicted, reference, class_scores=None):
+    prediction = {"audio": "a.wav", "sources": predicted}
+    if class_scores is not None:
+        prediction["class_scores"] = class_scores
+    return prediction, reference
+
+
+def test_direction_error_is_the_great_circle_angle():
+    quarter = localization_metrics([clip([source(90)], [source(0)])])
+    assert quarter["doa_mae_deg"] == pytest.approx(90)
+    assert quarter["er20"] == 1.0
+    assert localization_metrics([clip([source(359)], [source(1)])])["doa_mae_deg"] == pytest.approx(2)
+    # opposite azimuths at 60 deg up are 60 deg apart over the top, not 180
+    assert localization_metrics([clip([source(0, 60)], [source(180, 60)])])["doa_mae_deg"] == pytest.approx(60)
+    assert localization_metrics([clip([source(10, 30)], [source(10, 0)])])["doa_mae_deg"] == pytest.approx(30)
+
+
+def test_matching_takes_the_assignment_with_the_least_total_angle():
+    predicted, reference = [source(95), source(15)], [source(10), source(100)]
+    assert sorted(match_sources(predicted, reference)) == [(0, 1, pytest.approx(5)), (1, 0, pytest.approx(5))]
+    metrics = localization_metrics([clip(predicted, reference)])
+    assert metrics["doa_mae_deg"] == pytest.approx(5)
+    assert metrics["er20"] == 0.0
+    assert match_sources([], reference) == []
+
+
+def test_left_right_and_front_back_confusions():
+    left_right = localization_metrics([clip([source(270)], [source(90)])])
+    assert left_right["left_right_confusion"] == 1.0
+    assert left_right["front_back_confusion"] is None  # 90 is on the frontal plane: not counted
+    front_back = localization_metrics([clip([source(150)], [source(30)])])
+    assert front_back["front_back_confusion"] == 1.0
+    assert front_back["left_right_confusion"] == 0.0
+    both = localization_metrics([clip([source(150)], [source(30)]), clip([source(40)], [source(30)])])
+    assert both["front_back_confusion"] == 0.5
+    # a reference straight ahead is within the margin of the median plane
+    assert localization_metrics([clip([source(300)], [source(5)])])["left_right_confusion"] is None
+
+
+def test_distance_errors_and_der():
+    metrics = localization_metrics(
+        [
+            clip([source(0, distance=2.4)], [source(0, distance=2.0)]),
+            clip([source(0, distance=1.4)], [source(0, distance=2.0)]),
+        ]
+    )
+    assert metrics["distance_mae_m"] == pytest.approx(0.5)
+    assert metrics["der"] == 0.5
+
+
+def test_average_precision_by_hand():
+    assert average_precision([0.9, 0.1, 0.8], [True, False, True]) == 1.0
+    assert average_precision([0.9, 0.8, 0.7], [True, False, True]) == pytest.approx((1 + 2 / 3) / 2)
+    assert average_precision([0.5, 0.5], [True, False]) == 0.5  # a tie ranks the negative first
+    assert average_precision([0.5, 0.5], [False, True]) == 0.5
+    assert average_precision([0.3, 0.2], [False, False]) is None
+    assert mean_average_precision([{}, {}], [set(), set()]) is None
+
+
+def test_map_from_class_scores_is_a_macro_mean():
+    pairs = [
+        clip([], [source(0, label="dog")], {"dog": 0.9, "cat": 0.1}),
+        clip([], [source(0, label="cat")], {"dog": 0.8, "cat": 0.6}),
+        clip([], [source(0, label="dog")], {"dog": 0.7, "cat": 0.2, "bird": 0.9}),  # no bird anywhere: not scored
+    ]
+    assert localization_metrics(pairs)["map"] == pytest.approx(((1 + 2 / 3) / 2 + 1) / 2)
+    perfect = [
+        clip([], [source(0, label="dog")], {"dog": 0.9}),
+        clip([], [source(0, label="cat")], {"dog": 0.2, "cat": 0.1}),
+    ]
+    assert localization_metrics(perfect)["map"] == 1.0
+
+
+def test_map_without_class_scores_uses_the_best_source_score():
+    pairs = [
+        clip([source(0, label="dog", score=0.3), source(90, label="dog", score=0.95)], [source(0, label="dog")]),
+        clip([source(0, label="dog", score=0.9)], [source(0, label="cat")]),
+    ]
+    # dog: 0.95 (positive) ranks above 0.9 -> AP 1; cat: scored 0 in both clips, the negative first -> 1/2
+    assert localization_metrics(pairs)["map"] == pytest.approx(0.75)
+
+
+def test_location_f1_needs_the_label_and_the_direction():
+    reference = [source(0, label="dog"), source(90, label="cat")]
+    metrics = localization_metrics([clip([source(5, label="dog"), source(92, label="bird")], reference)])
+    assert (metrics["location_precision"], metrics["location_recall"], metrics["location_f1"]) == (0.5, 0.5, 0.5)
+    assert metrics["doa_mae_deg"] == pytest.approx(3.5)  # direction matching ignores labels
+    too_far = localization_metrics([clip([source(30, label="dog")], [source(0, label="dog")])])
+    assert too_far["location_f1"] == 0.0
+    each_reference_once = localization_metrics([clip([source(0), source(2)], [source(1)])])
+    assert each_reference_once["location_precision"] == 0.5
+    assert each_reference_once["location_recall"] == 1.0
+    assert each_reference_once["location_f1"] == pytest.approx(2 / 3)
+
+
+def test_location_hits_take_the_pairing_with_the_most_hits():
+    # the least total angle pairs P with A (0 deg) and Q with B (21.9 deg, a miss); P-B (19) and Q-A (17.7) are two hits
+    a, b = source(0), source(19)
+    p, q = source(0), source(5, 17)
+    metrics = localization_metrics([clip([p, q], [a, b])])
+    assert metrics["doa_mae_deg"] == pytest.approx(21.9 / 2, abs=0.05)
+    assert metrics["er20"] == 0.5
+    assert metrics["location_recall"] == 1.0
+
+
+def test_missed_references_count_in_er20_and_recall():
+    metrics = localization_metrics([clip([source(0)], [source(0), source(180, label="cat")])])
+    assert metrics["er20"] == 0.5
+    assert metrics["recall"] == 0.5
+    assert metrics["precision"] == 1.0
+    nothing = localization_metrics([clip([], [source(0)])])
+    assert nothing["er20"] == 1.0
+    assert nothing["doa_mae_deg"] is None
+    assert nothing["precision"] is None
+
+
+def test_empty_input_gives_none_not_nan():
+    metrics = localization_metrics([])
+    assert metrics["clips"] == metrics["references"] == metrics["predictions"] == 0
+    for key in (
+        "map",
+        "doa_mae_deg",
+        "er20",
+        "distance_mae_m",
+        "der",
+        "left_right_confusion",
+        "front_back_confusion",
+        "recall",
+        "precision",
+        "location_precision",
+        "location_recall",
+        "location_f1",
+    ):
+        assert metrics[key] is None, key
+
+
+def test_report_groups_by_the_number_of_reference_sources():
+    report = localization_report([clip([source(0)], [source(10)]), clip([], [])])
+    assert set(report) == {"all", "single_source", "two_source"}
+    assert report["all"]["clips"] == 2
+    assert report["single_source"]["clips"] == 1
+    assert report["single_source"]["doa_mae_deg"] == pytest.approx(10)
+    assert report["two_source"] is None
