@@ -177,6 +177,90 @@ def localize(
     write_jsonl(run(audio, str(model) if model else None, window, hop, batch_size, device, threshold, unknown_below), out)
 
 
+@app.command(
+    "train-llm",
+    epilog=(
+        "Examples:\n\n"
+        "  bat train-llm tiny --data data/train --encoder runs/encoder -o runs/llm\n\n"
+        "  bat train-llm --data data/train -o runs/llama --set lm.path=/models/Llama-3.2-1B --set projector.queries=64\n\n"
+        "  bat train-llm tiny --data data/train -o runs/llm --until-stage 1    # then: --resume\n\n"
+        "  torchrun --nproc-per-node 4 -m batcli train-llm --data data/train -o runs/llm --set lm.path=/models/qwen\n\n"
+        "The run folder is a model directory: bat ask --model RUNDIR."
+    ),
+)
+def train_llm(
+    config: Optional[str] = typer.Argument(None, help="YAML config file or built-in preset (tiny); default: the embedded model, the paper's three stages."),
+    data: Optional[str] = typer.Option(None, "--data", help="bat simulate output folder(s) with qa.jsonl, comma-separated."),
+    encoder: Optional[Path] = typer.Option(None, "--encoder", help="Encoder model directory (frozen); default: the shipped tiny encoder."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Run folder: the model, checkpoint.pt, metrics.jsonl, the encoder-token cache."),
+    val: Optional[str] = typer.Option(None, "--val", help="Validation folder(s); default: the questions of val_clips clips held out of --data."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from RUNDIR/checkpoint.pt."),
+    until_stage: Optional[int] = typer.Option(None, "--until-stage", help="Stop after this curriculum stage (a later --resume goes on)."),
+    overrides: list[str] = typer.Option([], "--set", help=SET_HELP),
+    print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as YAML and exit."),
+) -> None:
+    """Train a language model to answer questions about where sounds are, on the frozen encoder.
+
+    The encoder's tokens for every clip are computed once and cached in the run folder. A
+    projector (learned queries cross-attending to those tokens) feeds the language model: any
+    local Hugging Face causal LM (lm.path, LoRA by default) or the small embedded one (trained
+    fully). Stages of question types run in order; after each, validation answers are scored into
+    RUNDIR/metrics.jsonl. Prints a one-line JSON summary on stdout.
+    """
+    from .config import dump_yaml, load_config
+    from .llm.train import LLMTrainConfig, train
+
+    settings = load_config(LLMTrainConfig, "llm", config, overrides)
+    if print_config:
+        sys.stdout.write(dump_yaml(settings))
+        return
+    if data is None or out is None:
+        raise UsageError("train-llm: needs --data DIR[,DIR...] and -o RUNDIR")
+    try:
+        summary = train(settings, _folders(data, "--data"), encoder, out, _folders(val, "--val") if val else None, device, resume, until_stage)
+    except KeyboardInterrupt:
+        raise BatError(f"interrupted; add --resume to continue from the last checkpoint in {out}") from None
+    sys.stdout.write(json.dumps(summary) + "\n")
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  bat ask examples/audio/street.wav \"what is to my left?\"\n\n"
+        "  bat ask clip.wav \"how far away is the dog?\" --model runs/llm\n\n"
+        "  bat ask --questions data/test/qa.jsonl > answers.jsonl && bat eval answers.jsonl --ref data/test/qa.jsonl\n\n"
+        "Output: one JSON record per question: audio, question, answer (question_id and question_type passed through)."
+    )
+)
+def ask(
+    audio: Optional[str] = typer.Argument(None, help="A binaural (2-channel) recording."),
+    question: Optional[str] = typer.Argument(None, help="The question, e.g. \"what is to my left?\""),
+    questions: Optional[str] = typer.Option(None, "--questions", "-q", help="JSONL question records (audio, question); - reads stdin."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="bat train-llm run folder; default: the shipped model."),
+    start: float = typer.Option(0.0, "--start", help="Seconds into the recording where the heard clip starts."),
+    beams: int = typer.Option(1, "--beams", help="Beam search width (1: greedy decoding)."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Longest answer in tokens; default: the model's."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Questions answered together."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Write the records to this file instead of stdout."),
+) -> None:
+    """Answer questions about where the sounds in a binaural recording are.
+
+    The encoder hears the model's clip length from --start (shorter recordings are zero-padded);
+    the language model answers in the simulator's style: "dog; siren", "left, front; 2.5m", "Yes".
+    """
+    from .ask import ask as run, read_question_file
+    from .records import write_jsonl
+
+    if (questions is None) == (audio is None or question is None):
+        raise UsageError("ask: give AUDIO and QUESTION, or --questions FILE.jsonl (not both)")
+    if beams < 1 or batch_size < 1 or (max_tokens is not None and max_tokens < 1) or start < 0:
+        raise UsageError("--beams, --batch-size and --max-tokens must be at least 1, --start at least 0")
+    records = list(read_question_file(questions)) if questions else [{"audio": audio, "question": question}]
+    write_jsonl(run(records, str(model) if model else None, device, start, beams, max_tokens, batch_size), out)
+
+
 @app.command("eval", epilog="Examples:\n\n  bat localize data/test/audio/*.wav > pred.jsonl && bat eval pred.jsonl --ref data/test/scenes.jsonl")
 def evaluate(
     predictions: str = typer.Argument(..., help="Localization records (bat localize output); - reads stdin."),

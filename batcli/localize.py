@@ -66,16 +66,23 @@ def read_inputs(inputs: list[str]) -> Iterator[str]:
                 yield text
 
 
-def windows_of(path: str, model: SpatialEncoder, window_s: float, hop_s: float) -> Iterator[Window]:
-    dims = model.dims
-    audio, rate = load_audio(path, dims.sample_rate)
+def read_binaural(path: str, sample_rate: int) -> np.ndarray:
+    """A recording as (2, samples) float32 at `sample_rate`; mono, multichannel and NaN-holding files are errors."""
+    audio, rate = load_audio(path, sample_rate)
     if audio.shape[0] == 1:
-        raise BatError(f"{path}: mono audio; localization needs a binaural, two-channel recording (left, right)")
+        raise BatError(f"{path}: mono audio; locating sounds needs a binaural, two-channel recording (left, right)")
     if audio.shape[0] != 2:
-        raise BatError(f"{path}: {audio.shape[0]} channels; localization needs a binaural, two-channel recording (left, right)")
+        raise BatError(f"{path}: {audio.shape[0]} channels; locating sounds needs a binaural, two-channel recording (left, right)")
     bad = np.flatnonzero(~np.isfinite(audio).all(axis=0))
     if bad.size:
         raise BatError(f"{path}: the audio holds NaN or infinite samples (first at {bad[0] / rate:.3f} s)")
+    return audio
+
+
+def windows_of(path: str, model: SpatialEncoder, window_s: float, hop_s: float) -> Iterator[Window]:
+    dims = model.dims
+    rate = dims.sample_rate
+    audio = read_binaural(path, rate)
     total = audio.shape[1]
     size, hop = round(window_s * rate), round(hop_s * rate)
     starts = range(0, max(total - size, 0) + 1, hop)

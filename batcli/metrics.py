@@ -1,10 +1,17 @@
-"""Scores for localization: detection mAP, direction and distance errors, location-aware F1.
+"""Scores for localization (detection mAP, direction and distance errors, location-aware F1) and for
+answers to questions (tolerant parsing of the answer styles of batcli.sim.questions, then detection,
+direction, distance, yes/no and count scores per question type).
 
 Pure functions over records as read from JSONL (dicts); numpy and scipy only. A share with an
 empty denominator is None (null in JSON), never NaN. Angles are great-circle angles in degrees.
 """
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -167,3 +174,293 @@ def _mean(values) -> float | None:
 
 def _share(count: int, total: int) -> float | None:
     return count / total if total else None
+
+
+# Answers to questions ------------------------------------------------------------------------------
+#
+# References are question records of `bat simulate` (qa.jsonl): `question_type` A-E or free, `answer`
+# and `answer_kind`, `reasoning` for type E. Answers are parsed leniently: case, surrounding
+# punctuation, spacing and word order do not matter, and synonyms of the answer words are accepted.
+
+QUESTION_TYPES = ("A", "B", "C", "D", "E", "free")
+ANSWER_KINDS = ("labels", "label", "direction_distance", "distance", "yes_no", "count")
+LABEL_KINDS = ("labels", "label")  # answers that name sound classes (a set of them; one, or "nothing")
+
+YES_WORDS = frozenset({"yes", "yeah", "yep", "yup", "true", "correct"})
+NO_WORDS = frozenset({"no", "nope", "false", "incorrect"})
+# Words that say a sound is not there: "none" (where is an absent sound), "nothing" (what is on my left).
+NONE_WORDS = frozenset({"none", "nothing", "nowhere", "absent", "silence", "no", "not", "isn't", "aren't", "don't",
+                        "can't", "cannot"})
+# Answer words and the direction word each stands for (the simulator writes the first of each group).
+DIRECTION_SYNONYMS = {
+    "left": "left",
+    "right": "right",
+    "front": "front", "ahead": "front", "forward": "front", "forwards": "front",
+    "behind": "behind", "back": "behind", "rear": "behind", "backwards": "behind",
+    "above": "above", "up": "above", "overhead": "above",
+    "below": "below", "down": "below", "under": "below", "beneath": "below", "underneath": "below",
+}
+# Words around the class names of a detection answer that name nothing ("I can hear a dog on my left").
+FILLER_WORDS = frozenset({
+    "a", "an", "the", "some", "any", "and", "or", "i", "you", "we", "can", "could", "hear", "there", "is", "are",
+    "it", "it's", "its", "this", "that", "sound", "sounds", "of", "only", "just", "also", "both", "else", "here",
+    "plus", "with", "at", "all", "on", "in", "to", "from", "my", "me", "side", "coming", "one",
+}) | frozenset(DIRECTION_SYNONYMS)
+NUMBER_WORDS = {word: value for value, word in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+
+_PUNCTUATION = " \t\r\n.,;:!?\"'`()[]{}"
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_HALF = r"(?P<half>\s+and\s+a\s+half)?"
+_UNIT = r"\s*(?P<unit>centimet(?:er|re)s?|cm|met(?:er|re)s?|m)?(?![a-z])"
+_DIGITS = re.compile(r"(?<![\w.])(?P<number>\d+(?:\.\d+)?|\.\d+)" + _HALF + _UNIT)
+_NUMBER_WORD = re.compile(r"(?<![a-z])(?P<number>" + "|".join(NUMBER_WORDS) + "|half)" + _HALF + _UNIT)
+_LIST_SEPARATOR = re.compile(r"[;,&]|\band\b")
+
+
+def normalize_answer(text: str) -> str:
+    """Lower case, surrounding whitespace and punctuation dropped, inner whitespace runs made one space:
+    the form in which two answers are the same for the `exact` score."""
+    return " ".join(text.lower().strip(_PUNCTUATION).split())
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def parse_yes_no(text: str) -> bool | None:
+    """True or False by the first yes- or no-word ("Yes.", "yes, it is", "No"); None when there is none."""
+    for word in _words(text):
+        if word in YES_WORDS:
+            return True
+        if word in NO_WORDS:
+            return False
+    return None
+
+
+def _number(match: re.Match) -> float:
+    word = match["number"]
+    value = 0.5 if word == "half" else NUMBER_WORDS[word] if word in NUMBER_WORDS else float(word)
+    return value + (0.5 if match["half"] else 0.0)
+
+
+def parse_distance(text: str) -> float | None:
+    """The first distance in metres: `2.5m`, `2.5 m`, `2.5 meters`, `2.5 metres`, `250 cm`, `2 and a half
+    metres`, `two metres`, `half a metre`; a bare number is metres. None when the text holds no number."""
+    lowered = text.lower()
+    match = _DIGITS.search(lowered) or _NUMBER_WORD.search(lowered)
+    if match is None:
+        return None
+    unit = match["unit"] or "m"
+    return _number(match) / (100.0 if unit.startswith("c") else 1.0)
+
+
+def parse_count(text: str) -> int | None:
+    """A whole number in digits or words ("2", "two sounds"); 0 for "none", "no sounds"; else None."""
+    lowered = text.lower()
+    match = _DIGITS.search(lowered) or _NUMBER_WORD.search(lowered)
+    if match is not None:
+        value = _number(match)
+        return int(value) if value == int(value) and match["number"] != "half" else None
+    return 0 if NONE_WORDS & set(_words(text)) else None
+
+
+def parse_direction(text: str) -> frozenset[str]:
+    """The direction words (left/right, front/behind, above/below) the text says, in any order and among
+    other words: "to the left and in front" -> {left, front}; "back" is behind, "ahead" front, "up"
+    above, "down" below (DIRECTION_SYNONYMS)."""
+    return frozenset(DIRECTION_SYNONYMS[word] for word in _words(text) if word in DIRECTION_SYNONYMS)
+
+
+def is_absent(text: str) -> bool:
+    """Whether a where/how-far answer says the sound is not there ("none", "nothing", "it isn't there"):
+    a none-word, and neither a direction word nor a number."""
+    return bool(NONE_WORDS & set(_words(text))) and not parse_direction(text) and parse_distance(text) is None
+
+
+@lru_cache(maxsize=8)
+def _label_patterns(labels: frozenset[str]) -> list[tuple[str, re.Pattern]]:
+    """(label, pattern) longest label first; a label matches as whole words, also with a plural -s/-es."""
+    return [
+        (label, re.compile(r"(?<!\w)" + re.escape(label) + r"(?:e?s)?(?!\w)"))
+        for label in sorted(labels, key=lambda label: (-len(label), label))
+    ]
+
+
+def parse_labels(text: str, labels: Iterable[str] = ()) -> frozenset[str] | None:
+    """The sound classes an answer names, in lower case.
+
+    The known `labels` are found first, anywhere in the text as whole words (longest first, so
+    "church bell" is one class even where "bell" is another). What is left is split at ";", ",", "&"
+    and "and"; a piece of filler words only ("I can hear a ... on my left") names nothing, any other
+    piece is a class as written, without a leading article. An answer that names no class is the empty
+    set when it says so ("none", "nothing", "no sound") and None (no answer) otherwise.
+    """
+    rest = normalize_answer(text)
+    found = set()
+    for label, pattern in _label_patterns(frozenset(label.lower().strip() for label in labels if label.strip())):
+        rest, hits = pattern.subn(";", rest)
+        if hits:
+            found.add(label)
+    says_none = False
+    for piece in _LIST_SEPARATOR.split(rest):
+        words = _words(piece)
+        if all(word in FILLER_WORDS or word in NONE_WORDS for word in words):
+            says_none = says_none or bool(NONE_WORDS.intersection(words))
+            continue
+        kept = piece.strip(_PUNCTUATION).split()
+        while kept and kept[0] in ("a", "an", "the", "some"):
+            kept = kept[1:]
+        found.add(" ".join(kept))
+    if found:
+        return frozenset(found)
+    return frozenset() if says_none else None
+
+
+def known_labels(references: Iterable[dict], extra: Iterable[str] = ()) -> frozenset[str]:
+    """The class names to look for in answers: the `extra` ones (a data set's labels.txt) and those of
+    the reference answers of label kinds (`dog; church bell` -> dog, church bell), in lower case."""
+    labels = {label.strip().lower() for label in extra}
+    for reference in references:
+        if reference.get("answer_kind") in LABEL_KINDS and isinstance(reference.get("answer"), str):
+            labels.update(piece.strip(_PUNCTUATION).lower() for piece in reference["answer"].split(";"))
+    return frozenset(label for label in labels if label and label not in NONE_WORDS)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one answer fares against its reference (see score_answer)."""
+
+    question_type: str
+    kind: str
+    reasoning: str | None
+    answered: bool
+    exact: bool  # normalize_answer() of both agree
+    correct: bool  # right by the rule of its kind
+    true_positives: int = 0  # label kinds: classes named in both
+    false_positives: int = 0  # named only in the answer
+    false_negatives: int = 0  # named only in the reference
+    direction: bool | None = None  # direction_distance with a place in the reference: same set of direction words
+    distance_asked: bool = False  # the reference gives a distance (direction_distance or distance, not "none")
+    distance_error_m: float | None = None  # |answer - reference|; None when the answer holds no distance
+    absent: bool | None = None  # the reference says "none": did the answer say so too
+
+
+def score_answer(answer: str | None, reference: dict, labels: Iterable[str] = ()) -> Outcome:
+    """Score one answer (None: not answered, wrong in every respect) against a question record.
+
+    Correct means, by `answer_kind`: labels/label - the same set of classes (parse_labels; "nothing"
+    is the empty set); direction_distance - the same set of direction words and a distance at most
+    DISTANCE_THRESHOLD_M off, or "none" for "none"; distance - at most DISTANCE_THRESHOLD_M off, or
+    "none" for "none"; yes_no - the same yes or no; count - the same number.
+    Raises ValueError when the reference itself cannot be read that way.
+    """
+    kind, truth = reference.get("answer_kind"), reference.get("answer")
+    if kind not in ANSWER_KINDS:
+        raise ValueError(f"answer_kind {kind!r} is not one of {', '.join(ANSWER_KINDS)}")
+    if not isinstance(truth, str):
+        raise ValueError("no 'answer' text")
+    answered = isinstance(answer, str)
+    given = answer if answered else ""
+    common = {
+        "question_type": str(reference.get("question_type")),
+        "kind": kind,
+        "reasoning": reference.get("reasoning"),
+        "answered": answered,
+        "exact": answered and normalize_answer(given) == normalize_answer(truth),
+    }
+    if kind in LABEL_KINDS:
+        expected = parse_labels(truth, labels)
+        if expected is None:
+            raise ValueError(f"answer {truth!r} names no class")
+        named = parse_labels(given, labels) if answered else None
+        found = named or frozenset()
+        return Outcome(**common, correct=named == expected, true_positives=len(found & expected),
+                       false_positives=len(found - expected), false_negatives=len(expected - found))
+    if kind in ("direction_distance", "distance"):
+        if is_absent(truth):
+            absent = answered and is_absent(given)
+            return Outcome(**common, correct=absent, absent=absent)
+        distance = parse_distance(truth)
+        if distance is None:
+            raise ValueError(f"answer {truth!r} holds no distance")
+        guessed = parse_distance(given) if answered else None
+        error = None if guessed is None else abs(guessed - distance)
+        near = error is not None and error <= DISTANCE_THRESHOLD_M
+        if kind == "distance":
+            return Outcome(**common, correct=near, distance_asked=True, distance_error_m=error)
+        words = parse_direction(truth)
+        if not words:
+            raise ValueError(f"answer {truth!r} holds no direction word")
+        direction = answered and parse_direction(given) == words
+        return Outcome(**common, correct=direction and near, direction=direction, distance_asked=True,
+                       distance_error_m=error)
+    parse = parse_yes_no if kind == "yes_no" else parse_count
+    expected = parse(truth)
+    if expected is None:
+        raise ValueError(f"answer {truth!r} is not a {'yes or no' if kind == 'yes_no' else 'number'}")
+    return Outcome(**common, correct=answered and parse(given) == expected)
+
+
+def answer_metrics(outcomes: list[Outcome]) -> dict:
+    """Scores of a group of answers; every key is there, None where no question of the group has it.
+
+    Shares are fractions in [0, 1]; an unanswered question counts, and counts as wrong, everywhere.
+    """
+    labelled = [o for o in outcomes if o.kind in LABEL_KINDS]
+    tp = sum(o.true_positives for o in labelled)
+    fp = sum(o.false_positives for o in labelled)
+    fn = sum(o.false_negatives for o in labelled)
+    errors = [o.distance_error_m for o in outcomes if o.distance_asked]
+    binary = [o for o in outcomes if o.kind == "yes_no"]
+    return {
+        "questions": len(outcomes),
+        "answered": sum(o.answered for o in outcomes),
+        "exact": _mean([o.exact for o in outcomes]),
+        "accuracy": _mean([o.correct for o in outcomes]),
+        "precision": _share(tp, tp + fp),
+        "recall": _share(tp, tp + fn),
+        "f1": _share(2 * tp, 2 * tp + fp + fn),
+        "set_accuracy": _mean([o.correct for o in labelled]),
+        "direction_accuracy": _mean([o.direction for o in outcomes if o.direction is not None]),
+        "der": _mean([error is None or error > DISTANCE_THRESHOLD_M for error in errors]),
+        "distance_mae_m": _mean([error for error in errors if error is not None]),
+        "absent_accuracy": _mean([o.absent for o in outcomes if o.absent is not None]),
+        "binary_accuracy": _mean([o.correct for o in binary]),
+        "binary_direction_accuracy": _mean([o.correct for o in binary if o.reasoning == "direction"]),
+        "binary_distance_accuracy": _mean([o.correct for o in binary if o.reasoning == "distance"]),
+        "count_accuracy": _mean([o.correct for o in outcomes if o.kind == "count"]),
+    }
+
+
+def answer_report(pairs: list[tuple[dict | None, dict]], labels: Iterable[str] = ()) -> dict:
+    """Scores of answer records against question records, overall, per question type and per answer kind.
+
+    `pairs` holds (answer record or None when the question went unanswered, question record); the
+    answer's text is its `answer`. `labels` adds class names to those of the reference answers
+    (known_labels). The result is answer_metrics over all questions, then the headline figures
+    (`reasoning_binary_accuracy`, `reasoning_direction_accuracy`, `reasoning_distance_accuracy`: type E
+    yes/no questions; `direction_accuracy_single_source`, `der_single_source`: type B), then one
+    answer_metrics per question type (QUESTION_TYPES; None without questions) and, under `by_kind`,
+    per answer kind (ANSWER_KINDS; None without questions).
+    """
+    known = known_labels([reference for _, reference in pairs], labels)
+    outcomes = [score_answer(None if answer is None else answer.get("answer"), reference, known)
+                for answer, reference in pairs]
+
+    def group(keep) -> dict | None:
+        chosen = [o for o in outcomes if keep(o)]
+        return answer_metrics(chosen) if chosen else None
+
+    report = answer_metrics(outcomes)
+    types = {name: group(lambda o, name=name: o.question_type == name) for name in QUESTION_TYPES}
+    e, b = types["E"] or {}, types["B"] or {}
+    report["reasoning_binary_accuracy"] = e.get("binary_accuracy")
+    report["reasoning_direction_accuracy"] = e.get("binary_direction_accuracy")
+    report["reasoning_distance_accuracy"] = e.get("binary_distance_accuracy")
+    report["direction_accuracy_single_source"] = b.get("direction_accuracy")
+    report["der_single_source"] = b.get("der")
+    report.update(types)
+    report["by_kind"] = {kind: group(lambda o, kind=kind: o.kind == kind) for kind in ANSWER_KINDS}
+    return report

@@ -77,7 +77,7 @@ def test_silence_reports_no_sources(tmp_path, model_dir):
 
 def test_mono_and_broken_files_are_errors_that_name_the_file(tmp_path, model_dir):
     mono = write(tmp_path / "mono.wav", 1.0, channels=1)
-    with pytest.raises(BatError, match="mono.wav: mono audio; localization needs a binaural, two-channel"):
+    with pytest.raises(BatError, match="mono.wav: mono audio; locating sounds needs a binaural, two-channel"):
         run([mono], model_dir)
     broken = np.random.default_rng(0).standard_normal((RATE, 2)) * 0.1
     broken[8000, 1] = np.nan

@@ -29,10 +29,11 @@ class EncoderDims:
     clip_s: float = field(default=10.0, metadata={"help": "length of the audio the model sees at once (longer files are cut into windows)", "range": (0.5, 60)})
     n_fft: int = field(default=1024, metadata={"help": "STFT size", "range": (64, 8192)})
     hop: int = field(default=320, metadata={"help": "STFT hop in samples", "range": (16, 4096)})
-    n_mels: int = field(default=128, metadata={"help": "mel bands (a multiple of patch)", "range": (16, 512)})
+    n_mels: int = field(default=128, metadata={"help": "mel bands (a multiple of patch_mels)", "range": (16, 512)})
     f_min: float = field(default=50.0, metadata={"help": "lowest mel frequency (Hz)", "range": (0, 1000)})
     f_max: float = field(default=14000.0, metadata={"help": "highest mel frequency (Hz)", "range": (1000, 96000)})
-    patch: int = field(default=16, metadata={"help": "square patch size in mel bands and frames", "range": (2, 64)})
+    patch_mels: int = field(default=16, metadata={"help": "patch height in mel bands (n_mels: one patch spans the whole spectrum)", "range": (1, 512)})
+    patch_frames: int = field(default=16, metadata={"help": "patch width in STFT frames", "range": (1, 256)})
     width: int = field(default=768, metadata={"help": "transformer width", "range": (16, 4096)})
     depth: int = field(default=12, metadata={"help": "transformer layers", "range": (1, 64)})
     heads: int = field(default=12, metadata={"help": "attention heads (width must divide by it)", "range": (1, 64)})
@@ -51,15 +52,15 @@ class EncoderDims:
     def grid(self) -> tuple[int, int]:
         """Patches along mel bands and along frames."""
         frames = self.clip_samples // self.hop + 1
-        return self.n_mels // self.patch, frames // self.patch
+        return self.n_mels // self.patch_mels, frames // self.patch_frames
 
     def check(self) -> None:
-        if self.n_mels % self.patch:
-            raise BatError(f"model.n_mels {self.n_mels} is not a multiple of model.patch {self.patch}")
+        if self.n_mels % self.patch_mels:
+            raise BatError(f"model.n_mels {self.n_mels} is not a multiple of model.patch_mels {self.patch_mels}")
         if self.width % self.heads:
             raise BatError(f"model.width {self.width} does not divide by model.heads {self.heads}")
         if min(self.grid) < 1:
-            raise BatError(f"model.clip_s {self.clip_s} s is shorter than one patch of {self.patch} frames")
+            raise BatError(f"model.clip_s {self.clip_s} s is shorter than one patch of {self.patch_frames} frames")
         if self.f_max > self.sample_rate / 2:
             raise BatError(f"model.f_max {self.f_max} Hz is above the Nyquist frequency of {self.sample_rate} Hz")
 
@@ -82,7 +83,8 @@ class SpatialEncoder(nn.Module):
         self.dims, self.labels = dims, list(labels)
         self.features = BinauralFeatures(dims.sample_rate, dims.n_fft, dims.hop, dims.n_mels, dims.f_min, dims.f_max)
         self.fuse = nn.Sequential(nn.Conv2d(4, 16, 3, padding=1), nn.GELU())
-        self.patchify = nn.Conv2d(16, dims.width, dims.patch, stride=dims.patch)
+        patch = (dims.patch_mels, dims.patch_frames)
+        self.patchify = nn.Conv2d(16, dims.width, patch, stride=patch)
         rows, cols = dims.grid
         self.position = nn.Parameter(torch.randn(1, rows * cols, dims.width) * 0.02)
         self.slot_queries = nn.Parameter(torch.randn(1, dims.slots, dims.width) * 0.02)
@@ -97,7 +99,7 @@ class SpatialEncoder(nn.Module):
         """(batch, 2, clip_samples) -> tokens (batch, slots + patches, width): the slots first."""
         maps = self.features(audio)
         rows, cols = self.dims.grid
-        maps = maps[..., : rows * self.dims.patch, : cols * self.dims.patch]
+        maps = maps[..., : rows * self.dims.patch_mels, : cols * self.dims.patch_frames]
         patches = self.patchify(self.fuse(maps)).flatten(2).transpose(1, 2) + self.position
         tokens = torch.cat([self.slot_queries.expand(len(audio), -1, -1), patches], dim=1)
         return self.transformer(tokens)

@@ -1,0 +1,89 @@
+"""`bat ask`: answer questions about where the sounds in a recording are.
+
+The encoder hears the model's clip length of each recording, from `start_s` (default 0: the start;
+a shorter recording is zero-padded), and the language model answers from its tokens. Questions come
+from the command line or from a JSONL file of question records (the simulator's qa.jsonl, say), whose
+relative audio paths are resolved against the file's folder; they are answered in batches, each
+recording encoded once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .encoder.data import fit_length
+from .encoder.model import load_model
+from .errors import BatError
+from .llm.model import load_spatial_lm
+from .localize import read_binaural
+from .progress import progress_bar
+from .records import read_jsonl
+from .runtime import autocast, pick_device
+
+PASSED_THROUGH = ("question_id", "question_type")
+
+
+def default_llm_dir() -> Path:
+    """The embedded language model trained by the project, shipped inside the package."""
+    return Path(str(resources.files("batcli") / "data" / "llm"))
+
+
+def read_question_file(path: str) -> Iterator[dict]:
+    """Question records with `audio` made usable from here (relative paths: against the file's folder)."""
+    folder = Path(".") if path == "-" else Path(path).parent
+    name = "<stdin>" if path == "-" else path
+    for line, record in read_jsonl(path):
+        if not isinstance(record.get("audio"), str) or not isinstance(record.get("question"), str):
+            raise BatError(f"{name}:{line}: a question record needs \"audio\" and \"question\" strings")
+        audio = record["audio"] if Path(record["audio"]).is_absolute() else str(folder / record["audio"])
+        yield {**record, "resolved_audio": audio}
+
+
+def ask(questions: list[dict], model_dir: str | None = None, device: str = "auto", start_s: float = 0.0, beams: int = 1,
+        max_tokens: int | None = None, batch_size: int = 32) -> Iterator[dict]:
+    """One answer record per question record (`audio`, `question`, optional `resolved_audio`), in order."""
+    device = pick_device(device)
+    folder = Path(model_dir) if model_dir else default_llm_dir()
+    model, meta = load_spatial_lm(folder, device)
+    encoder = load_model(_encoder_dir(folder, meta), device)
+    max_tokens = max_tokens or meta.get("max_answer_tokens", 24)
+    tokens: dict[str, torch.Tensor] = {}
+    with progress_bar() as progress:
+        task = progress.add_task("ask", total=len(questions), unit="questions", visible=len(questions) > 1)
+        for first in range(0, len(questions), batch_size):
+            batch = questions[first : first + batch_size]
+            paths = [q.get("resolved_audio", q["audio"]) for q in batch]
+            new = [p for p in dict.fromkeys(paths) if p not in tokens]
+            if new:
+                audio = np.stack([_window(p, encoder, start_s) for p in new])
+                with torch.no_grad(), autocast(device):
+                    encoded = encoder.encode(torch.from_numpy(audio).to(device)).float()
+                tokens.update(zip(new, encoded))
+            with autocast(device):
+                answers = model.answer(torch.stack([tokens[p] for p in paths]), [q["question"] for q in batch], max_tokens, beams)
+            for question, answer in zip(batch, answers):
+                yield {"audio": question["audio"], "question": question["question"], "answer": answer,
+                       **{key: question[key] for key in PASSED_THROUGH if key in question}}
+            progress.advance(task, len(batch))
+            if len(tokens) > 4 * batch_size:  # keep only what the next batches may reuse
+                tokens = {p: tokens[p] for p in paths}
+
+
+def _window(path: str, encoder, start_s: float) -> np.ndarray:
+    rate = encoder.dims.sample_rate
+    audio = read_binaural(path, rate)
+    start = round(start_s * rate)
+    if start >= audio.shape[1]:
+        raise BatError(f"{path}: --start {start_s} s is past the end of the recording ({audio.shape[1] / rate:.2f} s)")
+    return fit_length(audio[:, start:], encoder.dims.clip_samples)
+
+
+def _encoder_dir(folder: Path, meta: dict) -> Path:
+    if meta.get("encoder") == "builtin":
+        return Path(str(resources.files("batcli") / "data" / "encoder"))
+    return folder / meta.get("encoder", "encoder")

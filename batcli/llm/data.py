@@ -1,0 +1,90 @@
+"""Questions for the language model, and the frozen encoder's tokens for their clips.
+
+The encoder runs once per clip: its output tokens are cached in the run folder
+(`cache/<name>.safetensors`, float16), so language-model training never runs it again. A cache is
+reused only when it was made by the same encoder weights from the same clips.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from ..audio import load_audio
+from ..encoder.data import fit_length
+from ..encoder.model import SpatialEncoder
+from ..errors import BatError
+from ..progress import progress_bar
+from ..records import load_jsonl
+from ..runtime import autocast
+
+
+@dataclass
+class Question:
+    clip: int  # row in the token cache
+    question: str
+    answer: str
+    record: dict
+
+
+def read_questions(folder: Path) -> tuple[list[Path], list[Question]]:
+    """The clips of a `bat simulate` folder (in scene order) and the questions about them."""
+    scenes, qa = folder / "scenes.jsonl", folder / "qa.jsonl"
+    if not scenes.is_file() or not qa.is_file():
+        raise BatError(f"{folder}: not a finished `bat simulate` folder (needs scenes.jsonl and qa.jsonl)")
+    clips = [record["audio"] for record in load_jsonl(scenes)]
+    row = {audio: i for i, audio in enumerate(clips)}
+    questions = []
+    for record in load_jsonl(qa):
+        if record.get("audio") not in row:
+            raise BatError(f"{qa}: question {record.get('question_id')} is about {record.get('audio')}, which has no scene")
+        questions.append(Question(row[record["audio"]], record["question"], record["answer"], record))
+    return [folder / audio for audio in clips], questions
+
+
+def encoder_fingerprint(encoder_dir: Path) -> str:
+    return hashlib.sha256((encoder_dir / "model.safetensors").read_bytes()).hexdigest()[:16]
+
+
+@torch.no_grad()
+def encode_clips(encoder: SpatialEncoder, clips: list[Path], device: torch.device, batch_size: int = 32, label: str = "encode") -> torch.Tensor:
+    """The encoder's tokens (clips, tokens, width) of each clip's first window, float16 on the CPU."""
+    dims = encoder.dims
+    out = []
+    with progress_bar() as progress:
+        task = progress.add_task(label, total=len(clips), unit="clips")
+        for start in range(0, len(clips), batch_size):
+            audio = [_binaural(path, dims.sample_rate, dims.clip_samples) for path in clips[start : start + batch_size]]
+            with autocast(device):
+                tokens = encoder.encode(torch.from_numpy(np.stack(audio)).to(device))
+            out.append(tokens.to("cpu", torch.float16))
+            progress.advance(task, len(audio))
+    return torch.cat(out)
+
+
+def _binaural(path: Path, sample_rate: int, samples: int) -> np.ndarray:
+    audio, _ = load_audio(path, sample_rate)
+    if audio.shape[0] != 2:
+        raise BatError(f"{path}: expected 2 channels (binaural), found {audio.shape[0]}")
+    return fit_length(audio, samples)
+
+
+def cached_tokens(cache: Path, fingerprint: str, clips: list[Path], encoder: SpatialEncoder, device: torch.device, label: str) -> torch.Tensor:
+    """encode_clips' tokens from `cache` when it matches the encoder and clips, else computed and stored there."""
+    key = hashlib.sha256("\n".join([fingerprint, *map(str, clips)]).encode()).hexdigest()[:16]
+    if cache.is_file():
+        with safe_open(str(cache), framework="pt") as stream:
+            if stream.metadata().get("key") == key:
+                return stream.get_tensor("tokens")
+    tokens = encode_clips(encoder, clips, device, label=label)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    partial = cache.with_name(f".{cache.name}.partial")
+    save_file({"tokens": tokens.contiguous()}, str(partial), metadata={"key": key})
+    partial.replace(cache)
+    return tokens

@@ -1,0 +1,205 @@
+"""The language side: encoder tokens -> Q-Former-style projector -> a causal language model.
+
+The projector's learned queries read the frozen encoder's output tokens by cross-attention and
+become `queries` embeddings in the language model's input space, placed before the text prompt
+"Question: ...\\nAnswer:". Training scores only the answer's tokens (and the end-of-text token).
+
+The language model is any local Hugging Face causal-LM directory (`lm.path`), loaded with the Auto
+classes and fine-tuned with LoRA through peft (its base weights frozen) or fully; or, with no path,
+the embedded model: a small Llama-architecture model with a tokenizer trained on the questions,
+trained from scratch.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers.utils import logging as transformers_logging
+
+from ..config import from_dict
+from ..errors import BatError
+
+transformers_logging.set_verbosity_error()  # its progress bars and notices would clutter stderr
+transformers_logging.disable_progress_bar()
+
+PROMPT = "Question: {question}\nAnswer:"
+
+
+@dataclass
+class ProjectorConfig:
+    queries: int = field(default=64, metadata={"help": "learned queries = audio embeddings given to the language model", "range": (1, 1024)})
+    width: int = field(default=256, metadata={"help": "width of the projector's attention layers", "range": (16, 8192)})
+    layers: int = field(default=2, metadata={"help": "query layers (self-attention, cross-attention to the encoder, MLP)", "range": (1, 24)})
+    heads: int = field(default=4, metadata={"help": "attention heads (width must divide by it)", "range": (1, 64)})
+
+
+@dataclass
+class LoraSettings:
+    r: int = field(default=8, metadata={"help": "LoRA rank", "range": (1, 1024)})
+    alpha: int = field(default=32, metadata={"help": "LoRA scaling alpha", "range": (1, 4096)})
+    dropout: float = field(default=0.05, metadata={"help": "LoRA dropout", "range": (0, 0.9)})
+    target_modules: list[str] = field(default_factory=list, metadata={
+        "help": "module names to adapt; empty: the architecture's attention projections (q_proj, v_proj for Llama/Qwen2; c_attn for GPT-2)"})
+
+
+@dataclass
+class LMConfig:
+    path: str | None = field(default=None, metadata={"help": "local Hugging Face causal-LM directory; null: the embedded small model, trained from scratch"})
+    finetune: Literal["lora", "full"] = field(default="lora", metadata={"help": "for lm.path: LoRA adapters on frozen weights, or train every weight"})
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    vocab_size: int = field(default=2048, metadata={"help": "embedded model: most tokens of the tokenizer trained on the questions", "range": (300, 65536)})
+    hidden_size: int = field(default=256, metadata={"help": "embedded model: width", "range": (16, 8192)})
+    layers: int = field(default=4, metadata={"help": "embedded model: transformer layers", "range": (1, 64)})
+    heads: int = field(default=4, metadata={"help": "embedded model: attention heads", "range": (1, 64)})
+    intermediate_size: int = field(default=704, metadata={"help": "embedded model: MLP width", "range": (16, 32768)})
+
+
+class Projector(nn.Module):
+    def __init__(self, config: ProjectorConfig, encoder_width: int, lm_width: int):
+        super().__init__()
+        self.queries = nn.Parameter(torch.randn(1, config.queries, config.width) * 0.02)
+        self.memory = nn.Sequential(nn.LayerNorm(encoder_width), nn.Linear(encoder_width, config.width))
+        layer = nn.TransformerDecoderLayer(config.width, config.heads, 4 * config.width, 0.0, activation="gelu", batch_first=True, norm_first=True)
+        self.layers = nn.TransformerDecoder(layer, config.layers, norm=nn.LayerNorm(config.width))
+        self.out = nn.Linear(config.width, lm_width)
+
+    def forward(self, encoder_tokens: torch.Tensor) -> torch.Tensor:
+        """(batch, tokens, encoder width) -> (batch, queries, language-model width)."""
+        memory = self.memory(encoder_tokens)
+        return self.out(self.layers(self.queries.expand(len(memory), -1, -1), memory))
+
+
+class SpatialLM(nn.Module):
+    def __init__(self, projector: Projector, lm, tokenizer):
+        super().__init__()
+        self.projector, self.lm, self.tokenizer = projector, lm, tokenizer
+
+    def _embed(self, ids: list[int]) -> torch.Tensor:
+        device = self.projector.queries.device
+        return self.lm.get_input_embeddings()(torch.tensor(ids, dtype=torch.long, device=device))
+
+    def _prompt_ids(self, question: str) -> list[int]:
+        ids = self.tokenizer(PROMPT.format(question=question.strip()), add_special_tokens=False)["input_ids"]
+        bos = self.tokenizer.bos_token_id
+        return ([bos] if bos is not None else []) + ids
+
+    def forward(self, encoder_tokens: torch.Tensor, questions: list[str], answers: list[str]) -> torch.Tensor:
+        """Mean cross-entropy of the answer tokens (and end of text) given audio and question."""
+        audio = self.projector(encoder_tokens)
+        eos = self.tokenizer.eos_token_id
+        rows, labels = [], []
+        for i, (question, answer) in enumerate(zip(questions, answers)):
+            prompt = self._prompt_ids(question)
+            target = self.tokenizer(" " + answer.strip(), add_special_tokens=False)["input_ids"] + [eos]
+            rows.append(torch.cat([audio[i], self._embed(prompt + target)]))
+            labels.append([-100] * (audio.shape[1] + len(prompt)) + target)
+        length = max(len(row) for row in rows)
+        width = rows[0].shape[-1]
+        embeds = torch.stack([torch.cat([row, row.new_zeros(length - len(row), width)]) for row in rows])
+        mask = torch.tensor([[1] * len(row) + [0] * (length - len(row)) for row in rows], device=embeds.device)
+        target = torch.tensor([row + [-100] * (length - len(row)) for row in labels], device=embeds.device)
+        return self.lm(inputs_embeds=embeds, attention_mask=mask, labels=target).loss
+
+    @torch.no_grad()
+    def answer(self, encoder_tokens: torch.Tensor, questions: list[str], max_tokens: int = 24, beams: int = 1) -> list[str]:
+        """Answers decoded greedily (or by beam search), at most `max_tokens` tokens each."""
+        audio = self.projector(encoder_tokens)
+        rows = [torch.cat([audio[i], self._embed(self._prompt_ids(q))]) for i, q in enumerate(questions)]
+        length = max(len(row) for row in rows)
+        embeds = torch.stack([torch.cat([row.new_zeros(length - len(row), row.shape[-1]), row]) for row in rows])  # padded on the left
+        mask = torch.tensor([[0] * (length - len(row)) + [1] * len(row) for row in rows], device=embeds.device)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        output = self.lm.generate(
+            inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_tokens, num_beams=beams, do_sample=False,
+            eos_token_id=self.tokenizer.eos_token_id, pad_token_id=pad,
+        )
+        return [text.strip() for text in self.tokenizer.batch_decode(output, skip_special_tokens=True)]
+
+
+def build_embedded_lm(config: LMConfig, tokenizer):
+    """The embedded language model: a small Llama (a standard architecture any tool can load)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    if config.hidden_size % config.heads:
+        raise BatError(f"lm.hidden_size {config.hidden_size} does not divide by lm.heads {config.heads}")
+    return LlamaForCausalLM(LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=config.hidden_size, intermediate_size=config.intermediate_size,
+        num_hidden_layers=config.layers, num_attention_heads=config.heads, num_key_value_heads=config.heads,
+        max_position_embeddings=512, tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+    ))
+
+
+def load_pretrained_lm(config: LMConfig):
+    """A local Hugging Face causal LM and its tokenizer, with LoRA adapters added when configured."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = Path(config.path)
+    if not (path / "config.json").is_file():
+        raise BatError(f"lm.path {path}: not a Hugging Face model directory (no config.json)")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        lm = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch.float32)
+    except (OSError, ValueError) as err:
+        raise BatError(f"lm.path {path}: cannot load the model ({str(err).splitlines()[0]})") from None
+    if tokenizer.eos_token_id is None:
+        raise BatError(f"lm.path {path}: the tokenizer has no end-of-text token")
+    if config.finetune == "lora":
+        lm = add_lora(lm, config.lora)
+    return lm, tokenizer
+
+
+def add_lora(lm, settings: LoraSettings):
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
+                      target_modules=settings.target_modules or None, task_type="CAUSAL_LM")
+    try:
+        return get_peft_model(lm, lora)
+    except ValueError as err:
+        raise BatError(f"lm.lora.target_modules: {str(err).splitlines()[0]}") from None
+
+
+def save_spatial_lm(model: SpatialLM, folder: Path, meta: dict, encoder_dir: Path | None) -> None:
+    """A model directory: bat-llm.json, projector.safetensors, tokenizer/, and lm/ (full weights) or
+    adapter/ (LoRA on the base model named in bat-llm.json); encoder/ holds a copy of the encoder
+    unless it is the built-in one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.projector.state_dict().items()}, str(folder / "projector.safetensors"))
+    model.tokenizer.save_pretrained(folder / "tokenizer")
+    target = folder / ("adapter" if meta["lm"]["weights"] == "adapter" else "lm")
+    model.lm.save_pretrained(target)
+    if encoder_dir is not None and not (folder / "encoder").is_dir():
+        shutil.copytree(encoder_dir, folder / "encoder", ignore=shutil.ignore_patterns("checkpoint.pt", "metrics.jsonl", "train.yaml"))
+    (folder / "bat-llm.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+def load_spatial_lm(folder: Path, device: torch.device) -> tuple[SpatialLM, dict]:
+    """The model of a directory written by save_spatial_lm, and its bat-llm.json."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    meta_file = folder / "bat-llm.json"
+    if not meta_file.is_file():
+        raise BatError(f"{folder}: not a bat language-model directory (no bat-llm.json)")
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer", local_files_only=True)
+    if meta["lm"]["weights"] == "adapter":
+        from peft import PeftModel
+
+        base = Path(meta["lm"]["base"])
+        if not (base / "config.json").is_file():
+            raise BatError(f"{folder}: its base language model {base} is missing (LoRA adapters need it)")
+        lm = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, local_files_only=True, dtype=torch.float32), folder / "adapter")
+    else:
+        lm = AutoModelForCausalLM.from_pretrained(folder / "lm", local_files_only=True, dtype=torch.float32)
+    projector_config = from_dict(ProjectorConfig, meta["projector"])
+    projector = Projector(projector_config, meta["encoder_width"], lm.get_input_embeddings().embedding_dim)
+    projector.load_state_dict(load_file(str(folder / "projector.safetensors")))
+    return SpatialLM(projector, lm, tokenizer).to(device).eval(), meta

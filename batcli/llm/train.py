@@ -1,0 +1,290 @@
+"""`bat train-llm`: teach a language model to answer questions about where sounds are.
+
+The frozen encoder's tokens are cached once per clip; the projector and the language model (LoRA
+adapters, or all its weights) train on the questions in curriculum stages: each stage has its own
+question types, steps and learning rate (warm-up, then cosine decay within the stage). After each
+stage the validation questions are answered and scored into RUNDIR/metrics.jsonl, and the model
+directory is written, so a run can stop after any stage (--until-stage) and --resume later.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import zlib
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import torch
+import yaml
+from rich.progress import TextColumn
+
+from ..config import dump_yaml, from_dict
+from ..encoder.model import load_model
+from ..errors import BatError, UsageError
+from ..metrics import answer_report
+from ..progress import progress_bar, stderr
+from ..records import atomic_write, dumps, load_jsonl
+from ..runtime import autocast, pick_device
+from .data import Question, cached_tokens, encoder_fingerprint, read_questions
+from .model import (
+    LMConfig,
+    Projector,
+    ProjectorConfig,
+    SpatialLM,
+    build_embedded_lm,
+    load_pretrained_lm,
+    save_spatial_lm,
+)
+from .tokenizer import train_tokenizer
+
+QUESTION_TYPES = ("A", "B", "C", "D", "E", "free")
+
+
+@dataclass
+class Stage:
+    types: list[str] = field(default_factory=lambda: list(QUESTION_TYPES), metadata={"help": "question types trained in this stage: A, B, C, D, E, free"})
+    steps: int = field(default=1000, metadata={"help": "optimizer steps of this stage", "range": (1, 10**9)})
+    lr: float = field(default=1e-3, metadata={"help": "peak learning rate of this stage", "range": (0, 1)})
+
+
+def _curriculum() -> list[Stage]:
+    """The paper's three stages: detection and single-source location, then mixtures, then reasoning."""
+    return [Stage(["A", "B"], 1000, 1e-3), Stage(["A", "B", "C", "D"], 1000, 1e-3), Stage(list(QUESTION_TYPES), 2000, 5e-4)]
+
+
+@dataclass
+class LLMTrainConfig:
+    seed: int = field(default=0, metadata={"help": "seed of the initial weights and the question order", "range": (0, 2**31 - 1)})
+    lm: LMConfig = field(default_factory=LMConfig)
+    projector: ProjectorConfig = field(default_factory=ProjectorConfig)
+    stages: list[Stage] = field(default_factory=_curriculum, metadata={"help": "curriculum stages, trained in order"})
+    batch_size: int = field(default=32, metadata={"help": "questions per optimizer step (all processes together)", "range": (1, 65536)})
+    warmup_steps: int = field(default=100, metadata={"help": "warm-up steps at the start of each stage", "range": (0, 10**9)})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay", "range": (0, 1)})
+    clip_grad_norm: float = field(default=1.0, metadata={"help": "gradient norm clipping (0: off)", "range": (0, 1000)})
+    max_answer_tokens: int = field(default=24, metadata={"help": "longest answer generated in validation (tokens)", "range": (1, 4096)})
+    val_clips: int = field(default=200, metadata={"help": "clips whose questions are held out for validation (without --val)", "range": (0, 10**7)})
+    val_questions: int = field(default=600, metadata={"help": "most validation questions answered after each stage", "range": (0, 10**7)})
+    checkpoint_every: int = field(default=500, metadata={"help": "steps between checkpoints (and at the end of each stage)", "range": (1, 10**9)})
+
+
+def default_encoder_dir() -> Path:
+    return Path(str(resources.files("batcli") / "data" / "encoder"))
+
+
+def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, out_dir: Path, val: list[Path] | None = None,
+          device: str = "auto", resume: bool = False, until_stage: int | None = None) -> dict:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = 0
+    if world > 1:
+        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        rank = torch.distributed.get_rank()
+    device = pick_device(device)
+    main = rank == 0
+    _check_run_folder(config, out_dir, resume)
+    for number, stage in enumerate(config.stages, start=1):
+        unknown = sorted(set(stage.types) - set(QUESTION_TYPES))
+        if unknown:
+            raise UsageError(f"stages[{number}].types: unknown question types {unknown}; known: {', '.join(QUESTION_TYPES)}")
+    if config.batch_size % world:
+        raise UsageError(f"batch_size {config.batch_size} does not divide among {world} processes")
+
+    builtin = encoder_dir is None
+    encoder_dir = default_encoder_dir() if builtin else encoder_dir
+    encoder = load_model(encoder_dir, device)
+    fingerprint = encoder_fingerprint(encoder_dir)
+    train_questions, train_tokens = _questions_and_tokens(data, encoder, fingerprint, out_dir, device, "train")
+    if val:
+        val_questions, val_tokens = _questions_and_tokens(val, encoder, fingerprint, out_dir, device, "val")
+    else:
+        train_questions, train_tokens, val_questions, val_tokens = _hold_out(train_questions, train_tokens, config.val_clips)
+    del encoder
+
+    torch.manual_seed(config.seed)
+    tokenizer_dir = out_dir / "tokenizer"
+    if config.lm.path is None:
+        from transformers import AutoTokenizer
+
+        if resume:
+            tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
+        else:
+            texts = [f"{q.question} {q.answer}" for q in train_questions] + [q.answer for q in train_questions]
+            tokenizer = train_tokenizer(texts, config.lm.vocab_size)
+        lm = build_embedded_lm(config.lm, tokenizer)
+    else:
+        lm, tokenizer = load_pretrained_lm(config.lm)
+    projector = Projector(config.projector, train_tokens.shape[-1], lm.get_input_embeddings().embedding_dim)
+    model = SpatialLM(projector, lm, tokenizer).to(device)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.stages[0].lr, weight_decay=config.weight_decay, betas=(0.9, 0.98))
+    total = sum(stage.steps for stage in config.stages)
+    step = 0
+    if resume:
+        state = torch.load(out_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"], strict=False)
+        optimizer.load_state_dict(state["optimizer"])
+        step = state["step"]
+        torch.set_rng_state(state["rng"])
+        _drop_rows_after(out_dir / "metrics.jsonl", step)
+    elif main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "train.yaml").write_text(dump_yaml(config), encoding="utf-8")
+        tokenizer.save_pretrained(tokenizer_dir)
+    trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    meta = _meta(config, model, encoder_dir, builtin, fingerprint, train_tokens.shape[-1])
+
+    if main:
+        stderr.print(f"train-llm: {len(train_questions)} training questions, {len(val_questions)} validation questions, "
+                     f"{sum(p.numel() for p in trainable) / 1e6:.2f} M trainable of {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters, on {device}")
+    last_stage = min(until_stage or len(config.stages), len(config.stages))
+    stop = sum(stage.steps for stage in config.stages[:last_stage])
+    timing = None
+    with progress_bar(TextColumn("stage {task.fields[stage]}"), TextColumn("loss {task.fields[loss]}")) as progress:
+        task = progress.add_task("train-llm", total=total, completed=step, unit="questions", scale=config.batch_size, first=step, stage="-", loss="-")
+        start = 0
+        for number, stage in enumerate(config.stages, start=1):
+            end = start + stage.steps
+            if step >= end:
+                start = end
+                continue
+            if step >= stop:
+                break
+            pool = [i for i, q in enumerate(train_questions) if q.record.get("question_type") in stage.types]
+            if not pool:
+                raise BatError(f"stage {number}: no training questions of types {stage.types}")
+            smoothed = None
+            model.train()
+            while step < end:
+                rows = _batch_rows(config.seed, number, step - start, len(pool), config.batch_size, rank, world)
+                batch = [train_questions[pool[i]] for i in rows]
+                tokens = train_tokens[[q.clip for q in batch]].to(device, torch.float32)
+                for group in optimizer.param_groups:
+                    group["lr"] = stage.lr * _lr_factor(step - start, stage.steps, config.warmup_steps)
+                with autocast(device):
+                    loss = trained(tokens, [q.question for q in batch], [q.answer for q in batch])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.clip_grad_norm:
+                    torch.nn.utils.clip_grad_norm_(trainable, config.clip_grad_norm)
+                optimizer.step()
+                step += 1
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise BatError(f"train-llm: the loss became {value} at step {step}; lower the stage's lr")
+                smoothed = value if smoothed is None else 0.98 * smoothed + 0.02 * value
+                timing = timing or (time.perf_counter(), step)
+                progress.update(task, completed=step, stage=f"{number}/{len(config.stages)}", loss=f"{smoothed:.3f}")
+                if main and (step % config.checkpoint_every == 0 or step == end):
+                    _save_checkpoint(model, optimizer, step, out_dir)
+            if main:
+                row = {"step": step, "stage": number, "types": stage.types, "train_loss": round(smoothed, 4),
+                       **validate(model, val_questions, val_tokens, stage.types, config, device)}
+                with open(out_dir / "metrics.jsonl", "a", encoding="utf-8") as stream:
+                    stream.write(dumps(row) + "\n")
+                save_spatial_lm(model, out_dir, meta, None if builtin else encoder_dir)
+            start = end
+    if world > 1:
+        torch.distributed.destroy_process_group()
+    summary = {"run": str(out_dir), "step": step, "steps": total}
+    if timing and step > timing[1]:
+        summary["questions_per_s"] = round((step - timing[1]) * config.batch_size / (time.perf_counter() - timing[0]), 2)
+    rows = load_jsonl(out_dir / "metrics.jsonl") if (out_dir / "metrics.jsonl").is_file() else []
+    return {**summary, **({"metrics": rows[-1]} if rows else {})}
+
+
+@torch.no_grad()
+def validate(model: SpatialLM, questions: list[Question], tokens: torch.Tensor, types: list[str], config: LLMTrainConfig,
+             device: torch.device, batch_size: int = 64) -> dict:
+    """Answer up to val_questions of the stage's types and score them as `bat eval` does."""
+    model.eval()
+    chosen = [q for q in questions if q.record.get("question_type") in types][: config.val_questions]
+    pairs = []
+    for start in range(0, len(chosen), batch_size):
+        batch = chosen[start : start + batch_size]
+        with autocast(device):
+            answers = model.answer(tokens[[q.clip for q in batch]].to(device, torch.float32), [q.question for q in batch], config.max_answer_tokens)
+        pairs += [({**q.record, "answer": answer}, q.record) for q, answer in zip(batch, answers)]
+    model.train()
+    return {"val_questions": len(pairs), **answer_report(pairs)} if pairs else {"val_questions": 0}
+
+
+def _questions_and_tokens(folders: list[Path], encoder, fingerprint: str, out_dir: Path, device, role: str):
+    questions, tokens, offset = [], [], 0
+    for index, folder in enumerate(folders):
+        clips, found = read_questions(folder)
+        cache = out_dir / "cache" / f"{role}-{index}-{zlib.crc32(str(folder.resolve()).encode()):08x}.safetensors"
+        tokens.append(cached_tokens(cache, fingerprint, clips, encoder, device, f"encode {folder.name}"))
+        questions += [Question(q.clip + offset, q.question, q.answer, q.record) for q in found]
+        offset += len(clips)
+    return questions, torch.cat(tokens)
+
+
+def _hold_out(questions: list[Question], tokens: torch.Tensor, clips: int):
+    """The questions of `clips` clips chosen by a hash of their audio path, kept out of training."""
+    names = {q.clip: q.record["audio"] for q in questions}
+    held = set(sorted(names, key=lambda c: (zlib.crc32(names[c].encode()), c))[:clips])
+    if len(held) >= len(names):
+        raise UsageError(f"val_clips {clips} leaves no training clips out of {len(names)}")
+    return [q for q in questions if q.clip not in held], tokens, [q for q in questions if q.clip in held], tokens
+
+
+def _batch_rows(seed: int, stage: int, position: int, size: int, batch_size: int, rank: int, world: int) -> list[int]:
+    """This process's rows of the stage's `position`-th global batch: epochs of seeded permutations."""
+    rows = []
+    for item in range(position * batch_size, (position + 1) * batch_size):
+        epoch, offset = divmod(item, size)
+        if (item % batch_size) % world == rank:
+            order = torch.randperm(size, generator=torch.Generator().manual_seed(seed * 1_000_003 + stage * 10_007 + epoch))
+            rows.append(int(order[offset]))
+    return rows
+
+
+def _lr_factor(position: int, steps: int, warmup: int) -> float:
+    if position < warmup:
+        return (position + 1) / warmup
+    progress = (position - warmup) / max(1, steps - warmup)
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def _meta(config: LLMTrainConfig, model: SpatialLM, encoder_dir: Path, builtin: bool, fingerprint: str, encoder_width: int) -> dict:
+    lora = config.lm.path is not None and config.lm.finetune == "lora"
+    return {
+        "kind": "bat-llm",
+        "projector": asdict(config.projector),
+        "encoder_width": encoder_width,
+        "encoder": "builtin" if builtin else "encoder",
+        "encoder_fingerprint": fingerprint,
+        "lm": {"weights": "adapter" if lora else "full", "base": str(Path(config.lm.path).resolve()) if lora else None,
+               "source": "embedded" if config.lm.path is None else str(Path(config.lm.path).resolve())},
+        "max_answer_tokens": config.max_answer_tokens,
+    }
+
+
+def _check_run_folder(config: LLMTrainConfig, out_dir: Path, resume: bool) -> None:
+    checkpoint = out_dir / "checkpoint.pt"
+    if resume and not checkpoint.is_file():
+        raise UsageError(f"--resume: {checkpoint} does not exist")
+    if not resume and checkpoint.is_file():
+        raise UsageError(f"{out_dir} already holds a run; add --resume to continue it, or choose another -o")
+    if resume:
+        saved = from_dict(LLMTrainConfig, yaml.safe_load((out_dir / "train.yaml").read_text(encoding="utf-8")))
+        if saved != config:
+            raise UsageError(f"--resume: the config differs from the one in {out_dir / 'train.yaml'}; resume with the same config")
+
+
+def _save_checkpoint(model: SpatialLM, optimizer, step: int, out_dir: Path) -> None:
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    state = {"model": {k: v for k, v in model.state_dict().items() if k in trainable}, "optimizer": optimizer.state_dict(),
+             "step": step, "rng": torch.get_rng_state()}
+    with atomic_write(out_dir / "checkpoint.pt", "wb") as stream:
+        torch.save(state, stream)
+
+
+def _drop_rows_after(path: Path, step: int) -> None:
+    if path.is_file():
+        rows = [row for row in load_jsonl(path) if row["step"] <= step]
+        with atomic_write(path) as stream:
+            stream.writelines(dumps(row) + "\n" for row in rows)
