@@ -10,6 +10,7 @@ recording encoded once.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -17,9 +18,10 @@ import numpy as np
 import torch
 
 from .encoder.data import fit_length
-from .encoder.model import load_model
+from .encoder.model import SpatialEncoder, load_model
 from .errors import BatError
-from .llm.model import load_spatial_lm
+from .llm.model import SpatialLM, load_spatial_lm
+from .localize import default_model_dir as default_encoder_dir
 from .localize import read_binaural
 from .progress import progress_bar
 from .records import read_jsonl
@@ -44,14 +46,29 @@ def read_question_file(path: str) -> Iterator[dict]:
         yield {**record, "resolved_audio": audio}
 
 
-def ask(questions: list[dict], model_dir: str | None = None, device: str = "auto", start_s: float = 0.0, beams: int = 1,
-        max_tokens: int | None = None, batch_size: int = 32) -> Iterator[dict]:
-    """One answer record per question record (`audio`, `question`, optional `resolved_audio`), in order."""
+@dataclass
+class Answerer:
+    """A language model and the encoder it was trained on, loaded once for many questions."""
+
+    model: SpatialLM
+    encoder: SpatialEncoder
+    meta: dict
+    device: torch.device
+
+
+def load_answerer(model_dir: str | None = None, device: str = "auto") -> Answerer:
     device = pick_device(device)
     folder = Path(model_dir) if model_dir else default_llm_dir()
     model, meta = load_spatial_lm(folder, device)
-    encoder = load_model(_encoder_dir(folder, meta), device)
-    max_tokens = max_tokens or meta.get("max_answer_tokens", 24)
+    encoder_dir = default_encoder_dir() if meta.get("encoder") == "builtin" else folder / meta.get("encoder", "encoder")
+    return Answerer(model, load_model(encoder_dir, device), meta, device)
+
+
+def ask(questions: list[dict], answerer: Answerer, start_s: float = 0.0, beams: int = 1, max_tokens: int | None = None,
+        batch_size: int = 32) -> Iterator[dict]:
+    """One answer record per question record (`audio`, `question`, optional `resolved_audio`), in order."""
+    model, encoder, device = answerer.model, answerer.encoder, answerer.device
+    max_tokens = max_tokens or answerer.meta.get("max_answer_tokens", 24)
     tokens: dict[str, torch.Tensor] = {}
     with progress_bar() as progress:
         task = progress.add_task("ask", total=len(questions), unit="questions", visible=len(questions) > 1)
@@ -81,9 +98,3 @@ def _window(path: str, encoder, start_s: float) -> np.ndarray:
     if start >= audio.shape[1]:
         raise BatError(f"{path}: --start {start_s} s is past the end of the recording ({audio.shape[1] / rate:.2f} s)")
     return fit_length(audio[:, start:], encoder.dims.clip_samples)
-
-
-def _encoder_dir(folder: Path, meta: dict) -> Path:
-    if meta.get("encoder") == "builtin":
-        return Path(str(resources.files("batcli") / "data" / "encoder"))
-    return folder / meta.get("encoder", "encoder")

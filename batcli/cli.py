@@ -167,14 +167,15 @@ def localize(
     cut into windows, one record each with start_s and end_s; shorter ones are zero-padded. Mono
     files are refused: direction needs two ears. A silent window reports no sources.
     """
-    from .localize import localize as run
+    from .localize import load_encoder, localize as run
     from .records import write_jsonl
 
     if not 0 <= threshold <= 1 or not 0 <= unknown_below <= 1:
         raise UsageError("--threshold and --unknown-below are probabilities in [0, 1]")
     if batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
-    write_jsonl(run(audio, str(model) if model else None, window, hop, batch_size, device, threshold, unknown_below), out)
+    encoder = load_encoder(str(model) if model else None, device)
+    write_jsonl(run(audio, encoder, window, hop, batch_size, threshold, unknown_below), out)
 
 
 @app.command(
@@ -250,7 +251,7 @@ def ask(
     The encoder hears the model's clip length from --start (shorter recordings are zero-padded);
     the language model answers in the simulator's style: "dog; siren", "left, front; 2.5m", "Yes".
     """
-    from .ask import ask as run, read_question_file
+    from .ask import ask as run, load_answerer, read_question_file
     from .records import write_jsonl
 
     if (questions is None) == (audio is None or question is None):
@@ -258,19 +259,30 @@ def ask(
     if beams < 1 or batch_size < 1 or (max_tokens is not None and max_tokens < 1) or start < 0:
         raise UsageError("--beams, --batch-size and --max-tokens must be at least 1, --start at least 0")
     records = list(read_question_file(questions)) if questions else [{"audio": audio, "question": question}]
-    write_jsonl(run(records, str(model) if model else None, device, start, beams, max_tokens, batch_size), out)
+    write_jsonl(run(records, load_answerer(str(model) if model else None, device), start, beams, max_tokens, batch_size), out)
 
 
-@app.command("eval", epilog="Examples:\n\n  bat localize data/test/audio/*.wav > pred.jsonl && bat eval pred.jsonl --ref data/test/scenes.jsonl")
+@app.command(
+    "eval",
+    epilog=(
+        "Examples:\n\n"
+        "  bat localize data/test/audio/*.wav > pred.jsonl && bat eval pred.jsonl --ref data/test/scenes.jsonl\n\n"
+        "  bat ask --questions data/test/qa.jsonl > answers.jsonl && bat eval answers.jsonl --ref data/test/qa.jsonl\n\n"
+        "Every key of the report is explained in docs/evaluation.md."
+    ),
+)
 def evaluate(
-    predictions: str = typer.Argument(..., help="Localization records (bat localize output); - reads stdin."),
-    ref: Path = typer.Option(..., "--ref", help="Reference scene records (scenes.jsonl from bat simulate)."),
+    predictions: str = typer.Argument(..., help="bat localize records or bat ask answers; - reads stdin."),
+    ref: Path = typer.Option(..., "--ref", help="References: scenes.jsonl (for localization) or qa.jsonl (for answers) from bat simulate."),
 ) -> None:
     """Score predictions against references: one JSON object on stdout, a table on stderr.
 
-    Localization: detection mAP, direction error (great-circle MAE, ER20 = share over 20 deg),
-    distance MAE and DER (share more than 0.5 m off), left/right and front/back confusions, and a
-    location-aware F1 (right class within 20 deg); for all clips, one-source and two-source clips.
+    Localization (--ref scenes.jsonl): detection mAP, direction error (great-circle MAE, ER20 =
+    share over 20 deg), distance MAE and DER (share more than 0.5 m off), left/right and front/back
+    confusions, and a location-aware F1 (right class within 20 deg); for all clips, one-source and
+    two-source clips. Answers (--ref qa.jsonl): per question type as in the paper: label-set
+    precision/recall/F1 (A, C), direction-word accuracy and DER (B, D), binary reasoning accuracy
+    split into direction and distance (E), and exact-match accuracy; answers are parsed tolerantly.
     """
     from .evaluate import evaluate as run
 

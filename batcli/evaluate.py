@@ -14,7 +14,16 @@ Localization records (from `bat localize`) are scored against scene records (`sc
 - A scene that no prediction names is scored as an empty prediction over the whole clip: all its
   sources are missed (recall, ER20, location recall and F1 suffer; class scores are 0 for mAP).
 
-The metrics (batcli.metrics.localization_report) are returned, rounded, and shown as a table on stderr.
+Answer records (from `bat ask`) are scored against question records (`qa.jsonl` from `bat simulate`):
+
+- An answer finds its question by `question_id` when it has one that the references hold; otherwise
+  by audio path (as above, relative to the question file's folder) and question text (case and
+  spacing aside). An answer without a question, or a second answer to one, is an error.
+- A question that no answer names counts as answered wrong.
+- Class names are looked up in the reference answers and in `labels.txt` beside the question file.
+
+The metrics (batcli.metrics.localization_report or answer_report) are returned, rounded, and shown as
+tables on stderr.
 """
 
 from __future__ import annotations
@@ -24,10 +33,19 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from .errors import BatError
-from .metrics import localization_report, sources_in_window
+from .metrics import (
+    HEADLINE_KEYS,
+    QUESTION_TYPES,
+    answer_report,
+    localization_report,
+    score_answer,
+    sources_in_window,
+)
 from .progress import stderr
 from .records import read_jsonl
 
@@ -37,18 +55,59 @@ REFERENCE_KEYS = ("label", "azimuth_deg", "elevation_deg", "distance_m")
 PREDICTION_KEYS = ("label", "score", "azimuth_deg", "elevation_deg", "distance_m")
 
 
-@dataclass
-class Scene:
-    line: int
-    audio: str  # as written in the scene file
+class Referenced:
+    """A reference found by audio path (AudioIndex)."""
+
+    audio: str  # as written in the reference file
     path: Path  # absolute
-    sources: list[dict]
-    scored: bool = False
 
     @property
     def tail(self) -> tuple[str, ...]:
         """What a prediction's path must end with when the absolute paths differ."""
         return Path(self.audio).parts
+
+
+@dataclass
+class Scene(Referenced):
+    line: int
+    audio: str
+    path: Path
+    sources: list[dict]
+    scored: bool = False
+
+
+@dataclass
+class Question:
+    line: int
+    record: dict
+    path: Path  # its audio, absolute
+    answer: dict | None = None  # the prediction paired with it
+    answer_line: int | None = None
+
+
+@dataclass
+class Recording(Referenced):
+    """The questions about one audio file, by question_key()."""
+
+    audio: str
+    path: Path
+    questions: dict[str, Question]
+
+
+class AudioIndex:
+    """Finds the reference that a prediction's audio path names: the same absolute path (the
+    prediction's relative to the current folder), else the reference whose path as written is the end
+    of the prediction's (the longest if several)."""
+
+    def __init__(self, references: list[Referenced]):
+        self.by_path = {reference.path: reference for reference in references}
+        self.by_file_name = defaultdict(list)
+        for reference in references:
+            self.by_file_name[reference.path.name].append(reference)
+
+    def find(self, audio: str) -> Referenced | None:
+        path = Path(audio).resolve()
+        return self.by_path.get(path) or _tail_match(path, self.by_file_name[path.name])
 
 
 def evaluate(pred_path: str, ref_path: str) -> dict:
@@ -61,7 +120,12 @@ def evaluate(pred_path: str, ref_path: str) -> dict:
         raise BatError(f"{ref_path}: no records to score against")
     line, first = references[0]
     if "question" in first and "answer" in first:
-        raise BatError(f"{ref_path}: scoring answers to questions is not available yet; give scenes.jsonl")
+        labels = read_labels(Path(ref_path).parent / "labels.txt")
+        questions = load_questions(ref_path, references, labels)
+        report = _rounded(answer_report(pair_answers(pred_path, questions), labels))
+        for table in answer_tables(report):
+            _print_wide(table)
+        return report
     if "sources" not in first:
         raise BatError(f"{ref_path}:{line}: expected scene records (with 'sources') or question records")
     pairs = pair_windows(pred_path, load_scenes(ref_path, references))
@@ -88,10 +152,7 @@ def pair_windows(pred_path: str, scenes: list[Scene]) -> list[tuple[dict, list[d
     """(prediction, scene sources sounding in its window) for every prediction, then
     (empty prediction, all sources) for every scene that no prediction names."""
     name = "<stdin>" if pred_path == "-" else pred_path
-    by_path = {scene.path: scene for scene in scenes}
-    by_file_name = defaultdict(list)
-    for scene in scenes:
-        by_file_name[scene.path.name].append(scene)
+    index = AudioIndex(scenes)
     pairs = []
     for line, prediction in read_jsonl(pred_path):
         where = f"{name}:{line}"
@@ -99,14 +160,90 @@ def pair_windows(pred_path: str, scenes: list[Scene]) -> list[tuple[dict, list[d
         _sources(prediction, where, PREDICTION_KEYS)
         if not isinstance(prediction.get("class_scores", {}), dict):
             raise BatError(f"{where}: 'class_scores' must map labels to scores")
-        path = Path(audio).resolve()
-        scene = by_path.get(path) or _tail_match(path, by_file_name[path.name])
+        scene = index.find(audio)
         if scene is None:
             raise BatError(f"{where}: no scene in the references for audio '{audio}'")
         scene.scored = True
         pairs.append((prediction, sources_in_window(scene.sources, *_span(prediction, "start_s", "end_s"))))
     pairs += [({"audio": scene.audio, "sources": []}, scene.sources) for scene in scenes if not scene.scored]
     return pairs
+
+
+def read_labels(path: Path) -> list[str]:
+    """The class list of a data set (one a line), or none when the file is not there."""
+    if not path.is_file():
+        return []
+    try:
+        return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as err:
+        raise BatError(f"{path}: cannot read ({err})") from None
+
+
+def question_key(text: str) -> str:
+    """Question text as compared between an answer and its question: case and spacing aside."""
+    return " ".join(text.casefold().split())
+
+
+def load_questions(ref_path: str, references: list[tuple[int, dict]], labels: list[str] = ()) -> list[Question]:
+    """The question records, checked to be scorable, so that bad ones are named by file and line."""
+    questions, ids, places = [], {}, {}
+    for line, record in references:
+        where = f"{ref_path}:{line}"
+        _audio(record, where)
+        if not isinstance(record.get("question"), str):
+            raise BatError(f"{where}: no 'question' text")
+        try:
+            score_answer(None, record, labels)
+        except (TypeError, ValueError) as err:
+            raise BatError(f"{where}: {err}") from None
+        if "question_id" in record:
+            key = str(record["question_id"])
+            if key in ids:
+                raise BatError(f"{where}: question_id '{key}' is already the question at line {ids[key]}")
+            ids[key] = line
+        place = ((Path(ref_path).parent / record["audio"]).resolve(), question_key(record["question"]))
+        if place in places:
+            raise BatError(f"{where}: the same question about '{record['audio']}' is already at line {places[place]}")
+        places[place] = line
+        questions.append(Question(line, record, place[0]))
+    return questions
+
+
+def pair_answers(pred_path: str, questions: list[Question]) -> list[tuple[dict | None, dict]]:
+    """(answer, question record) for every question in order; None for a question no answer names."""
+    name = "<stdin>" if pred_path == "-" else pred_path
+    by_id = {str(q.record["question_id"]): q for q in questions if "question_id" in q.record}
+    recordings: dict[Path, Recording] = {}
+    for question in questions:
+        recording = recordings.setdefault(question.path, Recording(question.record["audio"], question.path, {}))
+        recording.questions[question_key(question.record["question"])] = question
+    index = AudioIndex(list(recordings.values()))
+    for line, prediction in read_jsonl(pred_path):
+        where = f"{name}:{line}"
+        if not isinstance(prediction.get("answer"), str):
+            raise BatError(f"{where}: no 'answer' text")
+        question = by_id.get(str(prediction["question_id"])) if "question_id" in prediction else None
+        if question is None:
+            question = _question_about(prediction, index, where)
+        if question.answer is not None:
+            raise BatError(f"{where}: the question at line {question.line} of the references was already answered "
+                           f"at line {question.answer_line}")
+        question.answer, question.answer_line = prediction, line
+    return [(question.answer, question.record) for question in questions]
+
+
+def _question_about(prediction: dict, index: AudioIndex, where: str) -> Question:
+    """The question a prediction without a known question_id answers, by its audio and question text."""
+    audio = _audio(prediction, where)
+    text = prediction.get("question")
+    if not isinstance(text, str):
+        raise BatError(f"{where}: no 'question' text")
+    recording = index.find(audio)
+    question = recording.questions.get(question_key(text)) if recording else None
+    if question is None:
+        known_id = f"question_id '{prediction['question_id']}' nor " if "question_id" in prediction else ""
+        raise BatError(f"{where}: no {known_id}question '{text}' about audio '{audio}' in the references")
+    return question
 
 
 def report_table(report: dict) -> Table:
@@ -121,10 +258,47 @@ def report_table(report: dict) -> Table:
     return table
 
 
-def _tail_match(path: Path, candidates: list[Scene]) -> Scene | None:
-    """The scene whose audio path, as written in the scene file, is the end of `path` (the longest if several)."""
-    matches = [scene for scene in candidates if path.parts[-len(scene.tail) :] == scene.tail]
-    return max(matches, key=lambda scene: len(scene.tail), default=None)
+def answer_tables(report: dict) -> list[Table]:
+    """The answer report as tables: the headline figures; each score (rows) over all questions and per
+    question type (columns); the same per answer kind. Groups without questions and rows without any
+    value are left out."""
+    headline = Table(title="answers: headline", title_justify="left")
+    headline.add_column("metric")
+    headline.add_column("value", justify="right")
+    for key in HEADLINE_KEYS:
+        headline.add_row(key, _cell(report[key]))
+    metrics = [key for key in report if key not in HEADLINE_KEYS and key not in QUESTION_TYPES and key != "by_kind"]
+    by_type = {"all": {key: report[key] for key in metrics}, **{t: report[t] for t in QUESTION_TYPES if report[t]}}
+    by_kind = {kind: group for kind, group in report["by_kind"].items() if group}
+    return [headline, _matrix("answers by question type", metrics, by_type),
+            _matrix("answers by answer kind", metrics, by_kind)]
+
+
+def _print_wide(table: Table) -> None:
+    """Print on stderr; into a file or pipe at the table's full width rather than squeezed to 80 columns."""
+    if stderr.is_terminal:
+        stderr.print(table)
+        return
+    width = Measurement.get(stderr, stderr.options.update_width(10_000), table).maximum
+    Console(stderr=True, width=max(stderr.width, width)).print(table)
+
+
+def _matrix(title: str, metrics: list[str], groups: dict[str, dict]) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric")
+    for group in groups:
+        table.add_column(group, justify="right")
+    for metric in metrics:
+        values = [groups[group][metric] for group in groups]
+        if any(value is not None for value in values):
+            table.add_row(metric, *map(_cell, values))
+    return table
+
+
+def _tail_match(path: Path, candidates: list[Referenced]) -> Referenced | None:
+    """The reference whose audio path, as written in its file, is the end of `path` (the longest if several)."""
+    matches = [reference for reference in candidates if path.parts[-len(reference.tail) :] == reference.tail]
+    return max(matches, key=lambda reference: len(reference.tail), default=None)
 
 
 def _audio(record: dict, where: str) -> str:

@@ -95,11 +95,15 @@ def windows_of(path: str, model: SpatialEncoder, window_s: float, hop_s: float) 
         yield Window(path, round(start / rate, 4), round((start + chunk.shape[1]) / rate, 4), piece)
 
 
-def localize(inputs: list[str], model_dir: str | None = None, window_s: float | None = None, hop_s: float | None = None,
-             batch_size: int = 16, device: str = "auto", threshold: float = 0.5, unknown_below: float = 0.0) -> Iterator[dict]:
+def load_encoder(model_dir: str | None = None, device: str = "auto") -> SpatialEncoder:
+    """An encoder model directory (default: the shipped one), ready to run on `device`."""
+    return load_model(model_dir or default_model_dir(), pick_device(device))
+
+
+def localize(inputs: list[str], model: SpatialEncoder, window_s: float | None = None, hop_s: float | None = None,
+             batch_size: int = 16, threshold: float = 0.5, unknown_below: float = 0.0) -> Iterator[dict]:
     """Localization records, one per window, in input order."""
-    device = pick_device(device)
-    model = load_model(model_dir or default_model_dir(), device)
+    device = next(model.parameters()).device
     window_s = window_s or model.dims.clip_s
     hop_s = hop_s or window_s
     if window_s <= 0 or hop_s <= 0:

@@ -9,9 +9,9 @@ empty denominator is None (null in JSON), never NaN. Angles are great-circle ang
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -185,6 +185,9 @@ def _share(count: int, total: int) -> float | None:
 QUESTION_TYPES = ("A", "B", "C", "D", "E", "free")
 ANSWER_KINDS = ("labels", "label", "direction_distance", "distance", "yes_no", "count")
 LABEL_KINDS = ("labels", "label")  # answers that name sound classes (a set of them; one, or "nothing")
+# The figures answer_report puts beside the scores of all questions.
+HEADLINE_KEYS = ("reasoning_binary_accuracy", "reasoning_direction_accuracy", "reasoning_distance_accuracy",
+                 "direction_accuracy_single_source", "der_single_source")
 
 YES_WORDS = frozenset({"yes", "yeah", "yep", "yup", "true", "correct"})
 NO_WORDS = frozenset({"no", "nope", "false", "incorrect"})
@@ -206,9 +209,9 @@ FILLER_WORDS = frozenset({
     "it", "it's", "its", "this", "that", "sound", "sounds", "of", "only", "just", "also", "both", "else", "here",
     "plus", "with", "at", "all", "on", "in", "to", "from", "my", "me", "side", "coming", "one",
 }) | frozenset(DIRECTION_SYNONYMS)
-NUMBER_WORDS = {word: value for value, word in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())}
+NUMBER_WORDS = {word: value for value, word in enumerate((
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
 
 _PUNCTUATION = " \t\r\n.,;:!?\"'`()[]{}"
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
@@ -318,12 +321,33 @@ def parse_labels(text: str, labels: Iterable[str] = ()) -> frozenset[str] | None
     return frozenset() if says_none else None
 
 
+def answer_kind(reference: dict) -> str | None:
+    """A question record's `answer_kind`; for a record without one, the kind its question type and
+    answer imply: A labels, B and D direction_distance, C label; else yes_no for a bare yes or no,
+    count for a bare whole number, direction_distance or distance for a distance with or without
+    direction words, label otherwise."""
+    if "answer_kind" in reference:
+        return reference["answer_kind"]
+    fixed = {"A": "labels", "B": "direction_distance", "C": "label", "D": "direction_distance"}
+    answer = reference.get("answer")
+    if reference.get("question_type") in fixed or not isinstance(answer, str):
+        return fixed.get(reference.get("question_type"))
+    plain = normalize_answer(answer)
+    if plain in YES_WORDS or plain in NO_WORDS:
+        return "yes_no"
+    if plain.isdigit():
+        return "count"
+    if parse_distance(answer) is not None:
+        return "direction_distance" if parse_direction(answer) else "distance"
+    return "label"
+
+
 def known_labels(references: Iterable[dict], extra: Iterable[str] = ()) -> frozenset[str]:
     """The class names to look for in answers: the `extra` ones (a data set's labels.txt) and those of
     the reference answers of label kinds (`dog; church bell` -> dog, church bell), in lower case."""
     labels = {label.strip().lower() for label in extra}
     for reference in references:
-        if reference.get("answer_kind") in LABEL_KINDS and isinstance(reference.get("answer"), str):
+        if answer_kind(reference) in LABEL_KINDS and isinstance(reference.get("answer"), str):
             labels.update(piece.strip(_PUNCTUATION).lower() for piece in reference["answer"].split(";"))
     return frozenset(label for label in labels if label and label not in NONE_WORDS)
 
@@ -350,17 +374,17 @@ class Outcome:
 def score_answer(answer: str | None, reference: dict, labels: Iterable[str] = ()) -> Outcome:
     """Score one answer (None: not answered, wrong in every respect) against a question record.
 
-    Correct means, by `answer_kind`: labels/label - the same set of classes (parse_labels; "nothing"
+    Correct means, by answer_kind(): labels/label - the same set of classes (parse_labels; "nothing"
     is the empty set); direction_distance - the same set of direction words and a distance at most
     DISTANCE_THRESHOLD_M off, or "none" for "none"; distance - at most DISTANCE_THRESHOLD_M off, or
     "none" for "none"; yes_no - the same yes or no; count - the same number.
-    Raises ValueError when the reference itself cannot be read that way.
+    Raises ValueError (TypeError: no answer text) when the reference itself cannot be read that way.
     """
-    kind, truth = reference.get("answer_kind"), reference.get("answer")
+    kind, truth = answer_kind(reference), reference.get("answer")
     if kind not in ANSWER_KINDS:
         raise ValueError(f"answer_kind {kind!r} is not one of {', '.join(ANSWER_KINDS)}")
     if not isinstance(truth, str):
-        raise ValueError("no 'answer' text")
+        raise TypeError("no 'answer' text")
     answered = isinstance(answer, str)
     given = answer if answered else ""
     common = {
@@ -456,11 +480,9 @@ def answer_report(pairs: list[tuple[dict | None, dict]], labels: Iterable[str] =
     report = answer_metrics(outcomes)
     types = {name: group(lambda o, name=name: o.question_type == name) for name in QUESTION_TYPES}
     e, b = types["E"] or {}, types["B"] or {}
-    report["reasoning_binary_accuracy"] = e.get("binary_accuracy")
-    report["reasoning_direction_accuracy"] = e.get("binary_direction_accuracy")
-    report["reasoning_distance_accuracy"] = e.get("binary_distance_accuracy")
-    report["direction_accuracy_single_source"] = b.get("direction_accuracy")
-    report["der_single_source"] = b.get("der")
+    headline = (e.get("binary_accuracy"), e.get("binary_direction_accuracy"), e.get("binary_distance_accuracy"),
+                b.get("direction_accuracy"), b.get("der"))
+    report.update(zip(HEADLINE_KEYS, headline))
     report.update(types)
     report["by_kind"] = {kind: group(lambda o, kind=kind: o.kind == kind) for kind in ANSWER_KINDS}
     return report

@@ -23,11 +23,10 @@ import torch
 
 
 def localize_speed(model: str | None, files: int, device: str, folder: Path) -> dict:
-    from batcli.encoder.model import load_model
-    from batcli.localize import default_model_dir, localize
+    from batcli.localize import load_encoder, localize
 
     start = time.perf_counter()
-    load_model(model or default_model_dir(), device)
+    encoder = load_encoder(model, device)
     load_s = time.perf_counter() - start
     rng = np.random.default_rng(0)
     paths = []
@@ -35,12 +34,12 @@ def localize_speed(model: str | None, files: int, device: str, folder: Path) -> 
         path = folder / f"clip{i}.wav"
         soundfile.write(path, rng.standard_normal((320000, 2)) * 0.05, 32000, subtype="PCM_16")
         paths.append(str(path))
-    list(localize(paths[:1], model, device=device))  # warm-up
+    list(localize(paths[:1], encoder))  # warm-up
     start = time.perf_counter()
-    records = list(localize(paths, model, device=device))
+    records = list(localize(paths, encoder))
     batch_s = time.perf_counter() - start
     start = time.perf_counter()
-    list(localize(paths[:1], model, device=device))
+    list(localize(paths[:1], encoder))
     single_s = time.perf_counter() - start
     return {"load_s": round(load_s, 3), "files": files, "audio_s": 10.0 * files, "windows": len(records),
             "batch_rtf": round(batch_s / (10.0 * files), 4), "single_file_rtf": round(single_s / 10.0, 4),

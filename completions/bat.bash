@@ -3,7 +3,7 @@
 _bat() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
     COMPREPLY=()
-    if [[ $COMP_CWORD -eq 1 ]]; then COMPREPLY=($(compgen -W "simulate train-encoder localize eval --debug -h --help" -- "$cur")); return; fi
+    if [[ $COMP_CWORD -eq 1 ]]; then COMPREPLY=($(compgen -W "simulate train-encoder localize train-llm ask eval --debug -h --help" -- "$cur")); return; fi
     case "${COMP_WORDS[1]}" in
         simulate)
             case "$prev" in
@@ -42,6 +42,33 @@ _bat() {
                 -o|--out) COMPREPLY=($(compgen -d -- "$cur")); return;;
             esac
             if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--model -m --window --hop --threshold --unknown-below --batch-size --device -o --out -h --help" -- "$cur"))
+            else COMPREPLY=($(compgen -f -W "" -- "$cur"))
+            fi;;
+        train-llm)
+            case "$prev" in
+                --data) return;;
+                --encoder) COMPREPLY=($(compgen -f -- "$cur")); return;;
+                -o|--out) COMPREPLY=($(compgen -d -- "$cur")); return;;
+                --val) return;;
+                --device) return;;
+                --until-stage) return;;
+                --set) return;;
+            esac
+            if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--data --encoder -o --out --val --device --resume --until-stage --set --print-config -h --help" -- "$cur"))
+            else COMPREPLY=($(compgen -f -W "tiny" -- "$cur"))
+            fi;;
+        ask)
+            case "$prev" in
+                --questions|-q) return;;
+                --model|-m) COMPREPLY=($(compgen -d -- "$cur")); return;;
+                --start) return;;
+                --beams) return;;
+                --max-tokens) return;;
+                --batch-size) return;;
+                --device) return;;
+                -o|--out) COMPREPLY=($(compgen -d -- "$cur")); return;;
+            esac
+            if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--questions -q --model -m --start --beams --max-tokens --batch-size --device -o --out -h --help" -- "$cur"))
             else COMPREPLY=($(compgen -f -W "" -- "$cur"))
             fi;;
         eval)

@@ -9,7 +9,7 @@ import torch
 
 from batcli.encoder.model import EncoderDims, SpatialEncoder, save_model
 from batcli.errors import BatError, UsageError
-from batcli.localize import localize
+from batcli.localize import load_encoder, localize
 
 RATE = 16000
 LABELS = ["dog", "siren", "rain"]
@@ -31,7 +31,7 @@ def write(path, seconds, rate=RATE, channels=2, seed=0, subtype="PCM_16"):
 
 
 def run(paths, model_dir, **options):
-    return list(localize(paths, str(model_dir), device="cpu", threshold=0.0, **options))
+    return list(localize(paths, load_encoder(str(model_dir), "cpu"), threshold=0.0, **options))
 
 
 def test_a_long_file_gives_one_record_per_window_and_a_short_one_is_padded(tmp_path, model_dir):

@@ -208,7 +208,12 @@ def validate(model: SpatialLM, questions: list[Question], tokens: torch.Tensor, 
             answers = model.answer(tokens[[q.clip for q in batch]].to(device, torch.float32), [q.question for q in batch], config.max_answer_tokens)
         pairs += [({**q.record, "answer": answer}, q.record) for q, answer in zip(batch, answers)]
     model.train()
-    return {"val_questions": len(pairs), **answer_report(pairs)} if pairs else {"val_questions": 0}
+    return {"val_questions": len(pairs), **_headline(answer_report(pairs))} if pairs else {"val_questions": 0}
+
+
+def _headline(report: dict) -> dict:
+    """The report's top-level scores, rounded: one readable metrics.jsonl line per stage."""
+    return {key: round(value, 4) if isinstance(value, float) else value for key, value in report.items() if not isinstance(value, dict)}
 
 
 def _questions_and_tokens(folders: list[Path], encoder, fingerprint: str, out_dir: Path, device, role: str):

@@ -1,0 +1,92 @@
+"""train-llm with the embedded model and with local Hugging Face models (LoRA), and resuming by stage."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from batcli.ask import ask, load_answerer, read_question_file
+from batcli.config import load_config
+from batcli.llm.model import load_spatial_lm
+from batcli.llm.train import LLMTrainConfig, train
+
+from .conftest import save_random_lm
+
+TWO_STAGES = "stages=[{types: [A, B], steps: 3, lr: 0.003}, {types: [A, B, C, D, E, free], steps: 3, lr: 0.003}]"
+SMALL = [TWO_STAGES, "val_clips=4", "val_questions=8", "batch_size=4", "checkpoint_every=2", "max_answer_tokens=6",
+         "projector.queries=4", "projector.width=32", "projector.heads=2", "projector.layers=1",
+         "lm.hidden_size=32", "lm.layers=1", "lm.heads=2", "lm.intermediate_size=64", "lm.vocab_size=400"]
+
+
+def config(*extra):
+    return load_config(LLMTrainConfig, "llm", None, [*SMALL, *extra])
+
+
+def rows(run):
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_the_embedded_model_trains_by_stage_and_answers(questions_dir, encoder_dir, tmp_path):
+    run = tmp_path / "run"
+    summary = train(config(), [questions_dir], encoder_dir, run, device="cpu")
+    assert summary["step"] == 6
+    assert [(r["stage"], r["step"]) for r in rows(run)] == [(1, 3), (2, 6)]
+    assert rows(run)[0]["val_questions"] > 0
+    for name in ("bat-llm.json", "projector.safetensors", "lm/model.safetensors", "tokenizer/tokenizer.json", "encoder/model.safetensors"):
+        assert (run / name).is_file(), name
+    questions = list(read_question_file(str(questions_dir / "qa.jsonl")))[:5]
+    answers = list(ask(questions, load_answerer(str(run), "cpu"), max_tokens=4))
+    assert [a["question_id"] for a in answers] == [q["question_id"] for q in questions]
+    assert all(isinstance(a["answer"], str) for a in answers)
+
+
+def test_stage_by_stage_with_resume_equals_one_run(questions_dir, encoder_dir, tmp_path):
+    train(config(), [questions_dir], encoder_dir, tmp_path / "whole", device="cpu")
+    train(config(), [questions_dir], encoder_dir, tmp_path / "parts", device="cpu", until_stage=1)
+    assert [r["stage"] for r in rows(tmp_path / "parts")] == [1]
+    train(config(), [questions_dir], encoder_dir, tmp_path / "parts", device="cpu", resume=True)
+    whole, parts = (load_file(str(tmp_path / f / "projector.safetensors")) for f in ("whole", "parts"))
+    assert all(torch.equal(whole[k], parts[k]) for k in whole)
+    assert rows(tmp_path / "parts") == rows(tmp_path / "whole")
+
+
+@pytest.mark.parametrize("architecture", ["llama", "qwen2", "gpt2"])
+def test_a_local_hugging_face_model_gets_lora_adapters_and_answers(questions_dir, encoder_dir, tmp_path, architecture):
+    base = save_random_lm(tmp_path / architecture, architecture)
+    before = load_file(str(base / "model.safetensors"))
+    run = tmp_path / "run"
+    train(config(f"lm.path={base}"), [questions_dir], encoder_dir, run, device="cpu")
+    adapter = json.loads((run / "adapter" / "adapter_config.json").read_text())
+    assert adapter["r"] == 8 and adapter["lora_alpha"] == 32
+    assert (run / "adapter" / "adapter_model.safetensors").is_file() and not (run / "lm").exists()
+    assert all(torch.equal(before[k], v) for k, v in load_file(str(base / "model.safetensors")).items())  # base untouched
+    model, meta = load_spatial_lm(run, torch.device("cpu"))
+    assert meta["lm"]["weights"] == "adapter"
+    trainable = [n for n, p in model.named_parameters() if "lora_" in n]
+    assert trainable, "the loaded model has its adapters"
+    questions = list(read_question_file(str(questions_dir / "qa.jsonl")))[:3]
+    answerer = load_answerer(str(run), "cpu")
+    together = [a["answer"] for a in ask(questions, answerer, max_tokens=5)]
+    alone = [next(ask([q], answerer, max_tokens=5))["answer"] for q in questions]
+    assert together == alone  # batching (left padding) does not change an answer
+
+
+def test_the_loss_covers_only_the_answer(questions_dir, encoder_dir, tmp_path):
+    base = save_random_lm(tmp_path / "llama", "llama")
+    settings = config(f"lm.path={base}", "lm.finetune=full")
+    from batcli.llm.model import Projector, SpatialLM, load_pretrained_lm
+
+    lm, tokenizer = load_pretrained_lm(settings.lm)
+    model = SpatialLM(Projector(settings.projector, 32, 32), lm, tokenizer)
+    seen = {}
+    original = lm.forward
+
+    def spy(*args, **kwargs):
+        seen["labels"] = kwargs["labels"]
+        return original(*args, **kwargs)
+
+    lm.forward = spy
+    model(torch.randn(1, 10, 32), ["where is the dog?"], ["left, front; 2.5m"])
+    supervised = seen["labels"][seen["labels"] != -100].tolist()
+    assert supervised == tokenizer(" left, front; 2.5m", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
