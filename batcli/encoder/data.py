@@ -40,6 +40,8 @@ class DataConfig:
     workers: int = field(default=2, metadata={"help": "data-loading processes per training process (0: load in the training process)", "range": (0, 64)})
     val_clips: int = field(default=256, metadata={"help": "clips held out of the data folders for validation, chosen by a hash of their path", "range": (0, 10**7)})
     mixed_per_epoch: int = field(default=0, metadata={"help": "new scenes mixed from the response bank (--responses) per epoch", "range": (0, 10**8)})
+    swap_ears: float = field(default=0.5, metadata={"help": "share of training examples with left and right swapped (azimuth mirrored)", "range": (0, 1)})
+    band_limit: float = field(default=0.2, metadata={"help": "share of training examples low-passed at 4-11 kHz, as recordings at 8-22 kHz are", "range": (0, 1)})
 
 
 def read_clips(folders: list[Path]) -> tuple[list[Clip], list[str]]:
@@ -97,9 +99,10 @@ class Examples(torch.utils.data.Dataset):
     """
 
     def __init__(self, clips: list[Clip], sample_rate: int, clip_samples: int, seed: int, bank: Path | None = None,
-                 mixed_per_epoch: int = 0, random_crop: bool = True):
+                 mixed_per_epoch: int = 0, random_crop: bool = True, swap_ears: float = 0.0, band_limit: float = 0.0):
         self.clips, self.sample_rate, self.clip_samples, self.seed = clips, sample_rate, clip_samples, seed
         self.bank, self.mixed_per_epoch, self.random_crop = bank, mixed_per_epoch if bank else 0, random_crop
+        self.swap_ears, self.band_limit = swap_ears, band_limit
         self.bank_config = bank_config(bank, sample_rate) if bank else None
         self._mixing = None
 
@@ -109,9 +112,10 @@ class Examples(torch.utils.data.Dataset):
     def __getitem__(self, key: tuple[int, int]) -> tuple[np.ndarray, list[dict]]:
         epoch, index = key
         rng = np.random.default_rng([self.seed, epoch, index])
-        if index >= len(self.clips):
-            return self._mix(rng)
-        clip = self.clips[index]
+        audio, sources = self._mix(rng) if index >= len(self.clips) else self._clip(rng, self.clips[index])
+        return augment(rng, audio, sources, self.sample_rate, self.swap_ears, self.band_limit)
+
+    def _clip(self, rng: np.random.Generator, clip: Clip) -> tuple[np.ndarray, list[dict]]:
         audio, _ = load_audio(clip.audio, self.sample_rate)
         if audio.shape[0] != 2:
             raise BatError(f"{clip.audio}: expected 2 channels (binaural), found {audio.shape[0]}")
@@ -127,6 +131,25 @@ class Examples(torch.utils.data.Dataset):
             self._mixing = (load_bank(self.bank), load_library(config.sounds, "train"), load_hrtf(config.hrtf, self.sample_rate))
         responses, library, hrtf = self._mixing
         return mix_responses(rng, library, hrtf, responses, config.scene, self.sample_rate, self.clip_samples)
+
+
+def augment(rng: np.random.Generator, audio: np.ndarray, sources: list[dict], sample_rate: int, swap_ears: float,
+            band_limit: float) -> tuple[np.ndarray, list[dict]]:
+    """Swap the ears (a mirror image: azimuth a becomes 360 - a) and band-limit, each with its probability.
+
+    The swap doubles the directions heard, as the head is nearly symmetric; band-limiting teaches the
+    model that recordings made at 16 or 22.05 kHz, which have nothing above 8 or 11 kHz, still carry
+    their directions.
+    """
+    if rng.random() < swap_ears:
+        audio = audio[::-1].copy()
+        sources = [{**s, "azimuth_deg": (360.0 - s["azimuth_deg"]) % 360.0} for s in sources]
+    if rng.random() < band_limit:
+        cutoff = rng.uniform(4000.0, min(11025.0, sample_rate / 2))
+        spectrum = np.fft.rfft(audio, axis=-1)
+        spectrum[:, np.fft.rfftfreq(audio.shape[-1], 1 / sample_rate) > cutoff] = 0
+        audio = np.fft.irfft(spectrum, audio.shape[-1], axis=-1).astype(np.float32)
+    return audio, sources
 
 
 def collate(items: list[tuple[np.ndarray, list[dict]]]) -> tuple[torch.Tensor, list[list[dict]]]:

@@ -97,7 +97,8 @@ def train(config: EncoderTrainConfig, data: list[Path], out_dir: Path, responses
         (out_dir / "train.yaml").write_text(dump_yaml(config), encoding="utf-8")
     trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
-    examples = Examples(clips, dims.sample_rate, dims.clip_samples, config.seed, responses, config.data.mixed_per_epoch)
+    examples = Examples(clips, dims.sample_rate, dims.clip_samples, config.seed, responses, config.data.mixed_per_epoch,
+                        swap_ears=config.data.swap_ears, band_limit=config.data.band_limit)
     batches = iter(_loader(examples, config, EpochSampler(len(examples), config.seed, step * config.data.batch_size, config.data.batch_size, rank, world)))
     validation = Examples(val_clips, dims.sample_rate, dims.clip_samples, config.seed, random_crop=False)
     last = min(config.optim.steps, until or config.optim.steps)

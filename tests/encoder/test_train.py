@@ -68,3 +68,19 @@ def test_a_clip_longer_than_the_model_is_cropped_and_keeps_only_the_sources_in_t
         audio, sources = examples[(0, index)]
         assert audio.shape == (2, RATE // 4)
         assert all(source in clip.sources for source in sources)
+
+
+def test_swapping_the_ears_mirrors_the_azimuth_and_band_limiting_empties_the_top():
+    from batcli.encoder.data import augment
+
+    rng = np.random.default_rng(0)
+    audio = rng.standard_normal((2, RATE)).astype(np.float32)
+    sources = [{"label": "dog", "azimuth_deg": 60.0, "elevation_deg": 10.0, "distance_m": 2.0}]
+    swapped, moved = augment(np.random.default_rng(1), audio, sources, RATE, swap_ears=1.0, band_limit=0.0)
+    assert np.array_equal(swapped[0], audio[1]) and np.array_equal(swapped[1], audio[0])
+    assert moved[0]["azimuth_deg"] == 300.0 and sources[0]["azimuth_deg"] == 60.0
+    limited, same = augment(np.random.default_rng(1), audio, sources, RATE, swap_ears=0.0, band_limit=1.0)
+    assert same == sources
+    spectrum = np.abs(np.fft.rfft(limited, axis=-1))
+    frequencies = np.fft.rfftfreq(RATE, 1 / RATE)
+    assert spectrum[:, frequencies > 7900].max() < 1e-3 * spectrum[:, frequencies < 3000].max()

@@ -90,3 +90,23 @@ def test_the_loss_covers_only_the_answer(questions_dir, encoder_dir, tmp_path):
     model(torch.randn(1, 10, 32), ["where is the dog?"], ["left, front; 2.5m"])
     supervised = seen["labels"][seen["labels"] != -100].tolist()
     assert supervised == tokenizer(" left, front; 2.5m", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+
+
+def test_shipping_copies_only_what_ask_reads_as_float16(questions_dir, encoder_dir, tmp_path):
+    from batcli.encoder.model import load_model
+    from batcli.ship import ship
+
+    run = tmp_path / "run"
+    train(config(), [questions_dir], encoder_dir, run, device="cpu")
+    ship(encoder_dir, run, tmp_path / "data")
+    shipped = tmp_path / "data"
+    assert sorted(p.name for p in (shipped / "encoder").iterdir()) == ["config.json", "labels.txt", "model.safetensors"]
+    assert not (shipped / "llm" / "checkpoint.pt").exists() and not (shipped / "llm" / "cache").exists()
+    assert all(v.dtype == torch.float16 for v in load_file(str(shipped / "llm" / "projector.safetensors")).values())
+    assert json.loads((shipped / "llm" / "bat-llm.json").read_text())["encoder"] == "builtin"
+    original, copy = load_model(encoder_dir), load_model(shipped / "encoder")
+    for name, value in original.state_dict().items():
+        assert torch.allclose(value, copy.state_dict()[name], rtol=1e-3, atol=1e-4)
+    model, _ = load_spatial_lm(shipped / "llm", torch.device("cpu"))
+    [answer] = model.answer(torch.zeros(1, 14, 32), ["where is the dog?"], 3)
+    assert isinstance(answer, str)
