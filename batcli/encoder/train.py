@@ -19,15 +19,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import yaml
 from rich.progress import TextColumn
 
-from ..config import dump_yaml, from_dict
 from ..errors import BatError, UsageError
 from ..metrics import localization_report
 from ..progress import progress_bar, stderr
-from ..records import atomic_write, dumps, load_jsonl
+from ..records import atomic_write
 from ..runtime import autocast, pick_device
+from ..training import (
+    append_metrics,
+    drop_metrics_after,
+    last_metrics,
+    open_run_folder,
+    start_distributed,
+    warmup_cosine,
+)
 from .data import DataConfig, EpochSampler, Examples, collate, read_clips, split_validation
 from .model import EncoderDims, SpatialEncoder, save_model
 from .readout import decode, make_targets, slot_loss
@@ -56,20 +62,12 @@ class EncoderTrainConfig:
 
 def train(config: EncoderTrainConfig, data: list[Path], out_dir: Path, responses: Path | None = None, val: list[Path] | None = None,
           device: str = "auto", resume: bool = False, until: int | None = None) -> dict:
-    rank, world = _start_distributed()
+    rank, world = start_distributed()
     device = pick_device(device)
     main = rank == 0
-    checkpoint_path = out_dir / "checkpoint.pt"
-    if resume and not checkpoint_path.is_file():
-        raise UsageError(f"--resume: {checkpoint_path} does not exist")
-    if not resume and checkpoint_path.is_file():
-        raise UsageError(f"{out_dir} already holds a run; add --resume to continue it, or choose another -o")
-    if resume:
-        saved = from_dict(EncoderTrainConfig, yaml.safe_load((out_dir / "train.yaml").read_text(encoding="utf-8")))
-        if saved != config:
-            raise UsageError(f"--resume: the config differs from the one in {out_dir / 'train.yaml'}; resume with the same config")
     if config.data.batch_size % world:
         raise UsageError(f"data.batch_size {config.data.batch_size} does not divide among {world} processes")
+    open_run_folder(config, out_dir, resume, main)
 
     clips, labels = read_clips(data)
     if val:
@@ -80,10 +78,11 @@ def train(config: EncoderTrainConfig, data: list[Path], out_dir: Path, responses
     torch.manual_seed(config.seed)
     model = SpatialEncoder(dims, labels).to(device)
     optimizer = torch.optim.AdamW(_parameter_groups(model, config.optim.weight_decay), lr=config.optim.lr, betas=(0.9, 0.95))
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(step, config.optim))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: warmup_cosine(step, config.optim.steps, config.optim.warmup_steps, config.optim.final_lr_fraction))
     step, smoothed = 0, None
     if resume:
-        state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+        state = torch.load(out_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
@@ -91,10 +90,7 @@ def train(config: EncoderTrainConfig, data: list[Path], out_dir: Path, responses
         torch.set_rng_state(state["rng"])
         if device.type == "cuda" and "cuda_rng" in state:
             torch.cuda.set_rng_state(state["cuda_rng"])
-        _truncate_metrics(out_dir / "metrics.jsonl", step)
-    elif main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "train.yaml").write_text(dump_yaml(config), encoding="utf-8")
+        drop_metrics_after(out_dir, step)
     trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
     examples = Examples(clips, dims.sample_rate, dims.clip_samples, config.seed, responses, config.data.mixed_per_epoch,
@@ -133,18 +129,16 @@ def train(config: EncoderTrainConfig, data: list[Path], out_dir: Path, responses
             if main and (step % config.eval_every == 0 or step == config.optim.steps):
                 row = {"step": step, "epoch": round(step * config.data.batch_size / len(examples), 3), "lr": schedule.get_last_lr()[0],
                        "train_loss": round(smoothed, 4), **validate(model, validation, config, device)}
-                with open(out_dir / "metrics.jsonl", "a", encoding="utf-8") as stream:
-                    stream.write(dumps(row) + "\n")
+                append_metrics(out_dir, row)
                 trained.train()
             if main and (step % config.checkpoint_every == 0 or step == last):
                 _save_checkpoint(model, optimizer, schedule, step, smoothed, device, out_dir)
     if world > 1:
         torch.distributed.destroy_process_group()
-    rows = load_jsonl(out_dir / "metrics.jsonl") if (out_dir / "metrics.jsonl").is_file() else []
     summary = {"run": str(out_dir), "step": step, "steps": config.optim.steps}
     if first_step_done and step > first_step_done[1]:  # throughput after the first step (start-up, loader warm-up)
         summary["clips_per_s"] = round((step - first_step_done[1]) * config.data.batch_size / (time.perf_counter() - first_step_done[0]), 2)
-    return {**summary, **({"metrics": rows[-1]} if rows else {})}
+    return {**summary, **last_metrics(out_dir)}
 
 
 @torch.no_grad()
@@ -194,13 +188,6 @@ def _parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}]
 
 
-def _lr_factor(step: int, optim: OptimConfig) -> float:
-    if step < optim.warmup_steps:
-        return (step + 1) / optim.warmup_steps
-    progress = (step - optim.warmup_steps) / max(1, optim.steps - optim.warmup_steps)
-    return optim.final_lr_fraction + (1 - optim.final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-
-
 def _save_checkpoint(model, optimizer, schedule, step: int, smoothed: float, device: torch.device, out_dir: Path) -> None:
     """The model directory's files and checkpoint.pt, each replaced only once completely written."""
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
@@ -214,20 +201,3 @@ def _save_checkpoint(model, optimizer, schedule, step: int, smoothed: float, dev
     for name in os.listdir(staging):
         os.replace(staging / name, out_dir / name)
     staging.rmdir()
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop validation rows written after the checkpoint a resumed run starts from."""
-    if path.is_file():
-        rows = [row for row in load_jsonl(path) if row["step"] <= step]
-        with atomic_write(path) as stream:
-            stream.writelines(dumps(row) + "\n" for row in rows)
-
-
-def _start_distributed() -> tuple[int, int]:
-    """Rank and world size; joins the process group when started by torchrun."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return 0, 1
-    torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return torch.distributed.get_rank(), world

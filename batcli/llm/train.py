@@ -10,7 +10,6 @@ directory is written, so a run can stop after any stage (--until-stage) and --re
 from __future__ import annotations
 
 import math
-import os
 import time
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -18,16 +17,22 @@ from importlib import resources
 from pathlib import Path
 
 import torch
-import yaml
 from rich.progress import TextColumn
 
-from ..config import dump_yaml, from_dict
 from ..encoder.model import load_model
 from ..errors import BatError, UsageError
 from ..metrics import answer_report
 from ..progress import progress_bar, stderr
-from ..records import atomic_write, dumps, load_jsonl
+from ..records import atomic_write
 from ..runtime import autocast, pick_device
+from ..training import (
+    append_metrics,
+    drop_metrics_after,
+    last_metrics,
+    open_run_folder,
+    start_distributed,
+    warmup_cosine,
+)
 from .data import Question, cached_tokens, encoder_fingerprint, read_questions
 from .model import (
     LMConfig,
@@ -77,20 +82,16 @@ def default_encoder_dir() -> Path:
 
 def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, out_dir: Path, val: list[Path] | None = None,
           device: str = "auto", resume: bool = False, until_stage: int | None = None) -> dict:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = 0
-    if world > 1:
-        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        rank = torch.distributed.get_rank()
+    rank, world = start_distributed()
     device = pick_device(device)
     main = rank == 0
-    _check_run_folder(config, out_dir, resume)
     for number, stage in enumerate(config.stages, start=1):
         unknown = sorted(set(stage.types) - set(QUESTION_TYPES))
         if unknown:
             raise UsageError(f"stages[{number}].types: unknown question types {unknown}; known: {', '.join(QUESTION_TYPES)}")
     if config.batch_size % world:
         raise UsageError(f"batch_size {config.batch_size} does not divide among {world} processes")
+    open_run_folder(config, out_dir, resume, main)
 
     builtin = encoder_dir is None
     encoder_dir = default_encoder_dir() if builtin else encoder_dir
@@ -128,17 +129,15 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
         optimizer.load_state_dict(state["optimizer"])
         step = state["step"]
         torch.set_rng_state(state["rng"])
-        _drop_rows_after(out_dir / "metrics.jsonl", step)
+        drop_metrics_after(out_dir, step)
     elif main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "train.yaml").write_text(dump_yaml(config), encoding="utf-8")
         tokenizer.save_pretrained(tokenizer_dir)
     trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     meta = _meta(config, model, encoder_dir, builtin, fingerprint, train_tokens.shape[-1])
 
     if main:
         stderr.print(f"train-llm: {len(train_questions)} training questions, {len(val_questions)} validation questions, "
-                     f"{sum(p.numel() for p in trainable) / 1e6:.2f} M trainable of {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters, on {device}")
+                     f"{sum(p.numel() for p in trainable) / 1e6:.2f} M trainable of {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, on {device}")
     last_stage = min(until_stage or len(config.stages), len(config.stages))
     stop = sum(stage.steps for stage in config.stages[:last_stage])
     timing = None
@@ -162,7 +161,7 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
                 batch = [train_questions[pool[i]] for i in rows]
                 tokens = train_tokens[[q.clip for q in batch]].to(device, torch.float32)
                 for group in optimizer.param_groups:
-                    group["lr"] = stage.lr * _lr_factor(step - start, stage.steps, config.warmup_steps)
+                    group["lr"] = stage.lr * warmup_cosine(step - start, stage.steps, config.warmup_steps, 0.05)
                 with autocast(device):
                     loss = trained(tokens, [q.question for q in batch], [q.answer for q in batch])
                 optimizer.zero_grad(set_to_none=True)
@@ -182,8 +181,7 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
             if main:
                 row = {"step": step, "stage": number, "types": stage.types, "train_loss": round(smoothed, 4),
                        **validate(model, val_questions, val_tokens, stage.types, config, device)}
-                with open(out_dir / "metrics.jsonl", "a", encoding="utf-8") as stream:
-                    stream.write(dumps(row) + "\n")
+                append_metrics(out_dir, row)
                 save_spatial_lm(model, out_dir, meta, None if builtin else encoder_dir)
             start = end
     if world > 1:
@@ -191,8 +189,7 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
     summary = {"run": str(out_dir), "step": step, "steps": total}
     if timing and step > timing[1]:
         summary["questions_per_s"] = round((step - timing[1]) * config.batch_size / (time.perf_counter() - timing[0]), 2)
-    rows = load_jsonl(out_dir / "metrics.jsonl") if (out_dir / "metrics.jsonl").is_file() else []
-    return {**summary, **({"metrics": rows[-1]} if rows else {})}
+    return {**summary, **last_metrics(out_dir)}
 
 
 @torch.no_grad()
@@ -247,13 +244,6 @@ def _batch_rows(seed: int, stage: int, position: int, size: int, batch_size: int
     return rows
 
 
-def _lr_factor(position: int, steps: int, warmup: int) -> float:
-    if position < warmup:
-        return (position + 1) / warmup
-    progress = (position - warmup) / max(1, steps - warmup)
-    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-
-
 def _meta(config: LLMTrainConfig, model: SpatialLM, encoder_dir: Path, builtin: bool, fingerprint: str, encoder_width: int) -> dict:
     lora = config.lm.path is not None and config.lm.finetune == "lora"
     return {
@@ -268,28 +258,9 @@ def _meta(config: LLMTrainConfig, model: SpatialLM, encoder_dir: Path, builtin: 
     }
 
 
-def _check_run_folder(config: LLMTrainConfig, out_dir: Path, resume: bool) -> None:
-    checkpoint = out_dir / "checkpoint.pt"
-    if resume and not checkpoint.is_file():
-        raise UsageError(f"--resume: {checkpoint} does not exist")
-    if not resume and checkpoint.is_file():
-        raise UsageError(f"{out_dir} already holds a run; add --resume to continue it, or choose another -o")
-    if resume:
-        saved = from_dict(LLMTrainConfig, yaml.safe_load((out_dir / "train.yaml").read_text(encoding="utf-8")))
-        if saved != config:
-            raise UsageError(f"--resume: the config differs from the one in {out_dir / 'train.yaml'}; resume with the same config")
-
-
 def _save_checkpoint(model: SpatialLM, optimizer, step: int, out_dir: Path) -> None:
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     state = {"model": {k: v for k, v in model.state_dict().items() if k in trainable}, "optimizer": optimizer.state_dict(),
              "step": step, "rng": torch.get_rng_state()}
     with atomic_write(out_dir / "checkpoint.pt", "wb") as stream:
         torch.save(state, stream)
-
-
-def _drop_rows_after(path: Path, step: int) -> None:
-    if path.is_file():
-        rows = [row for row in load_jsonl(path) if row["step"] <= step]
-        with atomic_write(path) as stream:
-            stream.writelines(dumps(row) + "\n" for row in rows)
