@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import torch
 from rich.progress import TextColumn
 
@@ -70,6 +71,7 @@ class LLMTrainConfig:
     warmup_steps: int = field(default=100, metadata={"help": "warm-up steps at the start of each stage", "range": (0, 10**9)})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay", "range": (0, 1)})
     clip_grad_norm: float = field(default=1.0, metadata={"help": "gradient norm clipping (0: off)", "range": (0, 1000)})
+    word_dropout: float = field(default=0.1, metadata={"help": "share of question words left out at random in training, so that answers rest on the words that matter, not on a template's exact wording", "range": (0, 0.9)})
     max_answer_tokens: int = field(default=24, metadata={"help": "longest answer generated in validation (tokens)", "range": (1, 4096)})
     val_clips: int = field(default=200, metadata={"help": "clips whose questions are held out for validation (without --val)", "range": (0, 10**7)})
     val_questions: int = field(default=600, metadata={"help": "most validation questions answered after each stage", "range": (0, 10**7)})
@@ -163,7 +165,8 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
                 for group in optimizer.param_groups:
                     group["lr"] = stage.lr * warmup_cosine(step - start, stage.steps, config.warmup_steps, 0.05)
                 with autocast(device):
-                    loss = trained(tokens, [q.question for q in batch], [q.answer for q in batch])
+                    questions = [_drop_words(q.question, config.word_dropout, (config.seed, step, row)) for row, q in zip(rows, batch)]
+                    loss = trained(tokens, questions, [q.answer for q in batch])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if config.clip_grad_norm:
@@ -231,6 +234,15 @@ def _hold_out(questions: list[Question], tokens: torch.Tensor, clips: int):
     if len(held) >= len(names):
         raise UsageError(f"val_clips {clips} leaves no training clips out of {len(names)}")
     return [q for q in questions if q.clip not in held], tokens, [q for q in questions if q.clip in held], tokens
+
+
+def _drop_words(question: str, share: float, seed: tuple[int, ...]) -> str:
+    """The question with each word left out with probability `share` (at least one word kept)."""
+    if not share:
+        return question
+    words = question.split()
+    keep = np.random.default_rng(seed).random(len(words)) >= share
+    return " ".join(w for w, k in zip(words, keep) if k) or question
 
 
 def _batch_rows(seed: int, stage: int, position: int, size: int, batch_size: int, rank: int, world: int) -> list[int]:

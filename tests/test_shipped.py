@@ -1,0 +1,30 @@
+"""The models shipped in the package answer about the example recordings, checked against what is in them."""
+
+import json
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+SCENES = {json.loads(line)["audio"]: json.loads(line) for line in (EXAMPLES / "scenes.jsonl").read_text().splitlines()}
+
+
+def test_localize_without_a_model_finds_the_siren_on_the_left(bat):
+    result = bat("localize", EXAMPLES / "audio" / "siren-left.wav", check=True)
+    [record] = [json.loads(line) for line in result.stdout.splitlines()]
+    [truth] = SCENES["audio/siren-left.wav"]["sources"]
+    best = record["sources"][0]
+    assert 0 < best["azimuth_deg"] < 180 and 0 < truth["azimuth_deg"] < 180  # left of the median plane
+    assert best["direction"].startswith("left")
+
+
+def test_ask_without_a_model_answers_from_the_recording(bat):
+    scene = SCENES["audio/two-sources.wav"]
+    closest = min(scene["sources"], key=lambda s: s["distance_m"])["label"]
+    questions = "".join(json.dumps({"question_id": f"q{i}", "audio": str(EXAMPLES / a), "question": q}) + "\n" for i, (a, q) in enumerate([
+        ("audio/two-sources.wav", "Which sound is closest?"),
+        ("audio/siren-left.wav", "What can you hear?"),
+    ]))
+    result = bat("ask", "--questions", "-", stdin=questions, check=True)
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["question_id"] for a in answers] == ["q0", "q1"]
+    assert answers[0]["answer"] == closest
+    assert "siren" in answers[1]["answer"]
