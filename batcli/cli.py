@@ -94,6 +94,23 @@ def _folders(text: str, option: str) -> list[Path]:
     return folders
 
 
+def _train(command: str, settings, print_config: bool, data: Optional[str], out: Optional[Path], run) -> None:
+    """What both train commands do around the training itself: --print-config, the required
+    options, a resumable Ctrl-C, the JSON summary."""
+    from .config import dump_yaml
+
+    if print_config:
+        sys.stdout.write(dump_yaml(settings))
+        return
+    if data is None or out is None:
+        raise UsageError(f"{command}: needs --data DIR[,DIR...] and -o RUNDIR")
+    try:
+        summary = run(_folders(data, "--data"))
+    except KeyboardInterrupt:
+        raise BatError(f"interrupted; add --resume to continue from the last checkpoint in {out}") from None
+    sys.stdout.write(json.dumps(summary) + "\n")
+
+
 @app.command(
     "train-encoder",
     epilog=(
@@ -124,20 +141,12 @@ def train_encoder(
     steps (RUNDIR/metrics.jsonl), checkpoints every checkpoint_every steps. Prints a one-line JSON
     summary on stdout.
     """
-    from .config import dump_yaml, load_config
+    from .config import load_config
     from .encoder.train import EncoderTrainConfig, train
 
     settings = load_config(EncoderTrainConfig, "encoder", config, overrides)
-    if print_config:
-        sys.stdout.write(dump_yaml(settings))
-        return
-    if data is None or out is None:
-        raise UsageError("train-encoder: needs --data DIR[,DIR...] and -o RUNDIR")
-    try:
-        summary = train(settings, _folders(data, "--data"), out, responses, _folders(val, "--val") if val else None, device, resume, until)
-    except KeyboardInterrupt:
-        raise BatError(f"interrupted; add --resume to continue from the last checkpoint in {out}") from None
-    sys.stdout.write(json.dumps(summary) + "\n")
+    _train("train-encoder", settings, print_config, data, out,
+           lambda folders: train(settings, folders, out, responses, _folders(val, "--val") if val else None, device, resume, until))
 
 
 @app.command(
@@ -209,26 +218,18 @@ def train_llm(
     fully). Stages of question types run in order; after each, validation answers are scored into
     RUNDIR/metrics.jsonl. Prints a one-line JSON summary on stdout.
     """
-    from .config import dump_yaml, load_config
+    from .config import load_config
     from .llm.train import LLMTrainConfig, train
 
     settings = load_config(LLMTrainConfig, "llm", config, overrides)
-    if print_config:
-        sys.stdout.write(dump_yaml(settings))
-        return
-    if data is None or out is None:
-        raise UsageError("train-llm: needs --data DIR[,DIR...] and -o RUNDIR")
-    try:
-        summary = train(settings, _folders(data, "--data"), encoder, out, _folders(val, "--val") if val else None, device, resume, until_stage)
-    except KeyboardInterrupt:
-        raise BatError(f"interrupted; add --resume to continue from the last checkpoint in {out}") from None
-    sys.stdout.write(json.dumps(summary) + "\n")
+    _train("train-llm", settings, print_config, data, out,
+           lambda folders: train(settings, folders, encoder, out, _folders(val, "--val") if val else None, device, resume, until_stage))
 
 
 @app.command(
     epilog=(
         "Examples:\n\n"
-        "  bat ask examples/audio/street.wav \"what is to my left?\"\n\n"
+        "  bat ask examples/audio/two-sources.wav \"what is to my left?\"\n\n"
         "  bat ask clip.wav \"how far away is the dog?\" --model runs/llm\n\n"
         "  bat ask --questions data/test/qa.jsonl > answers.jsonl && bat eval answers.jsonl --ref data/test/qa.jsonl\n\n"
         "Output: one JSON record per question: audio, question, answer (question_id and question_type passed through)."
