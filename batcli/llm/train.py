@@ -71,6 +71,7 @@ class LLMTrainConfig:
     warmup_steps: int = field(default=100, metadata={"help": "warm-up steps at the start of each stage", "range": (0, 10**9)})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay", "range": (0, 1)})
     clip_grad_norm: float = field(default=1.0, metadata={"help": "gradient norm clipping (0: off)", "range": (0, 1000)})
+    absent_weight: int = field(default=4, metadata={"help": "times a question about a sound that is not there (answer 'none') is seen per epoch: they are few, and a model that never says 'none' invents places", "range": (1, 100)})
     word_dropout: float = field(default=0.1, metadata={"help": "share of question words left out at random in training, so that answers rest on the words that matter, not on a template's exact wording", "range": (0, 0.9)})
     max_answer_tokens: int = field(default=24, metadata={"help": "longest answer generated in validation (tokens)", "range": (1, 4096)})
     val_clips: int = field(default=200, metadata={"help": "clips whose questions are held out for validation (without --val)", "range": (0, 10**7)})
@@ -153,7 +154,8 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
                 continue
             if step >= stop:
                 break
-            pool = [i for i, q in enumerate(train_questions) if q.record.get("question_type") in stage.types]
+            pool = [i for i, q in enumerate(train_questions) if q.record.get("question_type") in stage.types
+                    for _ in range(config.absent_weight if q.answer == "none" else 1)]
             if not pool:
                 raise BatError(f"stage {number}: no training questions of types {stage.types}")
             smoothed = None
