@@ -11,28 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .audio import read_binaural
 from .encoder.data import fit_length
-from .encoder.model import SpatialEncoder, load_model
+from .encoder.model import SpatialEncoder, load_model, shipped_encoder_dir
 from .errors import BatError
-from .llm.model import SpatialLM, load_spatial_lm
-from .localize import default_model_dir as default_encoder_dir
-from .localize import read_binaural
+from .llm.model import SpatialLM, load_spatial_lm, shipped_llm_dir
 from .progress import progress_bar
 from .records import read_jsonl
 from .runtime import autocast, pick_device
 
 PASSED_THROUGH = ("question_id", "question_type")
-
-
-def default_llm_dir() -> Path:
-    """The embedded language model trained by the project, shipped inside the package."""
-    return Path(str(resources.files("batcli") / "data" / "llm"))
 
 
 def read_question_file(path: str) -> Iterator[dict]:
@@ -58,9 +51,9 @@ class Answerer:
 
 def load_answerer(model_dir: str | None = None, device: str = "auto") -> Answerer:
     device = pick_device(device)
-    folder = Path(model_dir) if model_dir else default_llm_dir()
+    folder = Path(model_dir) if model_dir else shipped_llm_dir()
     model, meta = load_spatial_lm(folder, device)
-    encoder_dir = default_encoder_dir() if meta.get("encoder") == "builtin" else folder / meta.get("encoder", "encoder")
+    encoder_dir = shipped_encoder_dir() if meta.get("encoder") == "builtin" else folder / meta.get("encoder", "encoder")
     return Answerer(model, load_model(encoder_dir, device), meta, device)
 
 

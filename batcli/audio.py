@@ -29,6 +29,19 @@ def load_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.nda
     return audio, rate
 
 
+def read_binaural(path: str, sample_rate: int) -> np.ndarray:
+    """A recording as (2, samples) float32 at `sample_rate`; mono, multichannel and NaN-holding files are errors."""
+    audio, rate = load_audio(path, sample_rate)
+    if audio.shape[0] == 1:
+        raise BatError(f"{path}: mono audio; locating sounds needs a binaural, two-channel recording (left, right)")
+    if audio.shape[0] != 2:
+        raise BatError(f"{path}: {audio.shape[0]} channels; locating sounds needs a binaural, two-channel recording (left, right)")
+    bad = np.flatnonzero(~np.isfinite(audio).all(axis=0))
+    if bad.size:
+        raise BatError(f"{path}: the audio holds NaN or infinite samples (first at {bad[0] / rate:.3f} s)")
+    return audio
+
+
 def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """Band-limited resampling along the last axis (torchaudio's windowed-sinc resampler)."""
     if from_rate == to_rate:

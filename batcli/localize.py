@@ -13,25 +13,18 @@ import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from .audio import load_audio
-from .encoder.model import SpatialEncoder, load_model
+from .audio import read_binaural
+from .encoder.model import SpatialEncoder, load_model, shipped_encoder_dir
 from .encoder.readout import decode
 from .errors import BatError, UsageError
 from .progress import progress_bar
 from .runtime import autocast, pick_device
 
 SILENCE_PEAK = 1e-5  # about -100 dBFS: below any 16- or 24-bit recording's noise
-
-
-def default_model_dir() -> Path:
-    """The `tiny` encoder trained by the project, shipped inside the package."""
-    return Path(str(resources.files("batcli") / "data" / "encoder"))
 
 
 @dataclass
@@ -66,19 +59,6 @@ def read_inputs(inputs: list[str]) -> Iterator[str]:
                 yield text
 
 
-def read_binaural(path: str, sample_rate: int) -> np.ndarray:
-    """A recording as (2, samples) float32 at `sample_rate`; mono, multichannel and NaN-holding files are errors."""
-    audio, rate = load_audio(path, sample_rate)
-    if audio.shape[0] == 1:
-        raise BatError(f"{path}: mono audio; locating sounds needs a binaural, two-channel recording (left, right)")
-    if audio.shape[0] != 2:
-        raise BatError(f"{path}: {audio.shape[0]} channels; locating sounds needs a binaural, two-channel recording (left, right)")
-    bad = np.flatnonzero(~np.isfinite(audio).all(axis=0))
-    if bad.size:
-        raise BatError(f"{path}: the audio holds NaN or infinite samples (first at {bad[0] / rate:.3f} s)")
-    return audio
-
-
 def windows_of(path: str, model: SpatialEncoder, window_s: float, hop_s: float) -> Iterator[Window]:
     dims = model.dims
     rate = dims.sample_rate
@@ -97,7 +77,7 @@ def windows_of(path: str, model: SpatialEncoder, window_s: float, hop_s: float) 
 
 def load_encoder(model_dir: str | None = None, device: str = "auto") -> SpatialEncoder:
     """An encoder model directory (default: the shipped one), ready to run on `device`."""
-    return load_model(model_dir or default_model_dir(), pick_device(device))
+    return load_model(model_dir or shipped_encoder_dir(), pick_device(device))
 
 
 def localize(inputs: list[str], model: SpatialEncoder, window_s: float | None = None, hop_s: float | None = None,

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import yaml
 
-from ..audio import load_audio
+from ..audio import read_binaural
 from ..config import from_dict
 from ..errors import BatError
 from ..metrics import sources_in_window
@@ -116,9 +116,7 @@ class Examples(torch.utils.data.Dataset):
         return augment(rng, audio, sources, self.sample_rate, self.swap_ears, self.band_limit)
 
     def _clip(self, rng: np.random.Generator, clip: Clip) -> tuple[np.ndarray, list[dict]]:
-        audio, _ = load_audio(clip.audio, self.sample_rate)
-        if audio.shape[0] != 2:
-            raise BatError(f"{clip.audio}: expected 2 channels (binaural), found {audio.shape[0]}")
+        audio = read_binaural(clip.audio, self.sample_rate)
         spare = audio.shape[1] - self.clip_samples
         start = int(rng.integers(spare + 1)) if spare > 0 and self.random_crop else 0
         window = fit_length(audio[:, start:], self.clip_samples)

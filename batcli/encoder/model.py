@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import torch
@@ -113,6 +114,11 @@ class SpatialEncoder(nn.Module):
 
 
 MODEL_FILES = ("config.json", "model.safetensors", "labels.txt")
+
+
+def shipped_encoder_dir() -> Path:
+    """The `tiny` encoder trained by the project, shipped inside the package (`make models` rebuilds it)."""
+    return Path(str(resources.files("batcli") / "data" / "encoder"))
 
 
 def save_model(model: SpatialEncoder, folder: str | Path, dtype: torch.dtype = torch.float32) -> None:

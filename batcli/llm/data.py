@@ -16,7 +16,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ..audio import load_audio
+from ..audio import read_binaural
 from ..encoder.data import fit_length
 from ..encoder.model import SpatialEncoder
 from ..errors import BatError
@@ -60,19 +60,12 @@ def encode_clips(encoder: SpatialEncoder, clips: list[Path], device: torch.devic
     with progress_bar() as progress:
         task = progress.add_task(label, total=len(clips), unit="clips")
         for start in range(0, len(clips), batch_size):
-            audio = [_binaural(path, dims.sample_rate, dims.clip_samples) for path in clips[start : start + batch_size]]
+            audio = [fit_length(read_binaural(path, dims.sample_rate), dims.clip_samples) for path in clips[start : start + batch_size]]
             with autocast(device):
                 tokens = encoder.encode(torch.from_numpy(np.stack(audio)).to(device))
             out.append(tokens.to("cpu", torch.float16))
             progress.advance(task, len(audio))
     return torch.cat(out)
-
-
-def _binaural(path: Path, sample_rate: int, samples: int) -> np.ndarray:
-    audio, _ = load_audio(path, sample_rate)
-    if audio.shape[0] != 2:
-        raise BatError(f"{path}: expected 2 channels (binaural), found {audio.shape[0]}")
-    return fit_length(audio, samples)
 
 
 def cached_tokens(cache: Path, fingerprint: str, clips: list[Path], encoder: SpatialEncoder, device: torch.device, label: str) -> torch.Tensor:

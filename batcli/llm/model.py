@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -121,6 +122,11 @@ class SpatialLM(nn.Module):
             eos_token_id=self.tokenizer.eos_token_id, pad_token_id=pad,
         )
         return [text.strip() for text in self.tokenizer.batch_decode(output, skip_special_tokens=True)]
+
+
+def shipped_llm_dir() -> Path:
+    """The embedded language model trained by the project, shipped inside the package (`make models` rebuilds it)."""
+    return Path(str(resources.files("batcli") / "data" / "llm"))
 
 
 def build_embedded_lm(config: LMConfig, tokenizer):

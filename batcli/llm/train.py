@@ -13,14 +13,13 @@ import math
 import time
 import zlib
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import torch
 from rich.progress import TextColumn
 
-from ..encoder.model import load_model
+from ..encoder.model import load_model, shipped_encoder_dir
 from ..errors import BatError, UsageError
 from ..metrics import answer_report
 from ..progress import progress_bar, stderr
@@ -79,10 +78,6 @@ class LLMTrainConfig:
     checkpoint_every: int = field(default=500, metadata={"help": "steps between checkpoints (and at the end of each stage)", "range": (1, 10**9)})
 
 
-def default_encoder_dir() -> Path:
-    return Path(str(resources.files("batcli") / "data" / "encoder"))
-
-
 def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, out_dir: Path, val: list[Path] | None = None,
           device: str = "auto", resume: bool = False, until_stage: int | None = None) -> dict:
     rank, world = start_distributed()
@@ -97,14 +92,15 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
     open_run_folder(config, out_dir, resume, main)
 
     builtin = encoder_dir is None
-    encoder_dir = default_encoder_dir() if builtin else encoder_dir
+    encoder_dir = shipped_encoder_dir() if builtin else encoder_dir
     encoder = load_model(encoder_dir, device)
     fingerprint = encoder_fingerprint(encoder_dir)
     train_questions, train_tokens = _questions_and_tokens(data, encoder, fingerprint, out_dir, device, "train")
     if val:
         val_questions, val_tokens = _questions_and_tokens(val, encoder, fingerprint, out_dir, device, "val")
     else:
-        train_questions, train_tokens, val_questions, val_tokens = _hold_out(train_questions, train_tokens, config.val_clips)
+        train_questions, val_questions = _hold_out(train_questions, config.val_clips)
+        val_tokens = train_tokens
     del encoder
 
     torch.manual_seed(config.seed)
@@ -229,13 +225,13 @@ def _questions_and_tokens(folders: list[Path], encoder, fingerprint: str, out_di
     return questions, torch.cat(tokens)
 
 
-def _hold_out(questions: list[Question], tokens: torch.Tensor, clips: int):
+def _hold_out(questions: list[Question], clips: int) -> tuple[list[Question], list[Question]]:
     """The questions of `clips` clips chosen by a hash of their audio path, kept out of training."""
     names = {q.clip: q.record["audio"] for q in questions}
     held = set(sorted(names, key=lambda c: (zlib.crc32(names[c].encode()), c))[:clips])
     if len(held) >= len(names):
         raise UsageError(f"val_clips {clips} leaves no training clips out of {len(names)}")
-    return [q for q in questions if q.clip not in held], tokens, [q for q in questions if q.clip in held], tokens
+    return [q for q in questions if q.clip not in held], [q for q in questions if q.clip in held]
 
 
 def _drop_words(question: str, share: float, seed: tuple[int, ...]) -> str:
@@ -249,12 +245,13 @@ def _drop_words(question: str, share: float, seed: tuple[int, ...]) -> str:
 
 def _batch_rows(seed: int, stage: int, position: int, size: int, batch_size: int, rank: int, world: int) -> list[int]:
     """This process's rows of the stage's `position`-th global batch: epochs of seeded permutations."""
-    rows = []
+    rows, orders = [], {}
     for item in range(position * batch_size, (position + 1) * batch_size):
         epoch, offset = divmod(item, size)
         if (item % batch_size) % world == rank:
-            order = torch.randperm(size, generator=torch.Generator().manual_seed(seed * 1_000_003 + stage * 10_007 + epoch))
-            rows.append(int(order[offset]))
+            if epoch not in orders:
+                orders[epoch] = torch.randperm(size, generator=torch.Generator().manual_seed(seed * 1_000_003 + stage * 10_007 + epoch))
+            rows.append(int(orders[epoch][offset]))
     return rows
 
 
