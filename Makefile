@@ -37,7 +37,7 @@ MODELS ?= build/models
 models: install
 	bat simulate tiny -n 8000 --seed 1 -o $(MODELS)/encoder-data
 	bat train-encoder tiny --data $(MODELS)/encoder-data -o $(MODELS)/encoder
-	bat simulate tiny -n 6000 --seed 3 -o $(MODELS)/llm-data
+	bat simulate tiny -n 6000 --seed 3 --set questions.per_clip=8 -o $(MODELS)/llm-data
 	bat train-llm tiny --data $(MODELS)/llm-data --encoder $(MODELS)/encoder -o $(MODELS)/llm
 	$(PYTHON) -m batcli.ship $(MODELS)/encoder $(MODELS)/llm batcli/data
 

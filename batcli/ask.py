@@ -20,6 +20,7 @@ from .audio import read_binaural
 from .encoder.data import fit_length
 from .encoder.model import SpatialEncoder, load_model, shipped_encoder_dir
 from .errors import BatError
+from .llm.heard import listen
 from .llm.model import SpatialLM, load_spatial_lm, shipped_llm_dir
 from .progress import progress_bar
 from .records import read_jsonl
@@ -62,26 +63,27 @@ def ask(questions: list[dict], answerer: Answerer, start_s: float = 0.0, beams: 
     """One answer record per question record (`audio`, `question`, optional `resolved_audio`), in order."""
     model, encoder, device = answerer.model, answerer.encoder, answerer.device
     max_tokens = max_tokens or answerer.meta.get("max_answer_tokens", 24)
-    tokens: dict[str, torch.Tensor] = {}
+    heard: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # path -> encoder tokens, heard-word weights
     with progress_bar() as progress:
         task = progress.add_task("ask", total=len(questions), unit="questions", visible=len(questions) > 1)
         for first in range(0, len(questions), batch_size):
             batch = questions[first : first + batch_size]
             paths = [q.get("resolved_audio", q["audio"]) for q in batch]
-            new = [p for p in dict.fromkeys(paths) if p not in tokens]
+            new = [p for p in dict.fromkeys(paths) if p not in heard]
             if new:
                 audio = np.stack([_window(p, encoder, start_s) for p in new])
-                with torch.no_grad(), autocast(device):
-                    encoded = encoder.encode(torch.from_numpy(audio).to(device)).float()
-                tokens.update(zip(new, encoded))
+                with autocast(device):
+                    tokens, words = listen(encoder, torch.from_numpy(audio).to(device))
+                heard.update(zip(new, zip(tokens.float(), words)))
             with autocast(device):
-                answers = model.answer(torch.stack([tokens[p] for p in paths]), [q["question"] for q in batch], max_tokens, beams)
+                answers = model.answer(torch.stack([heard[p][0] for p in paths]), torch.stack([heard[p][1] for p in paths]),
+                                       [q["question"] for q in batch], max_tokens, beams)
             for question, answer in zip(batch, answers):
                 yield {"audio": question["audio"], "question": question["question"], "answer": answer,
                        **{key: question[key] for key in PASSED_THROUGH if key in question}}
             progress.advance(task, len(batch))
-            if len(tokens) > 4 * batch_size:  # keep only what the next batches may reuse
-                tokens = {p: tokens[p] for p in paths}
+            if len(heard) > 4 * batch_size:  # keep only what the next batches may reuse
+                heard = {p: heard[p] for p in paths}
 
 
 def _window(path: str, encoder, start_s: float) -> np.ndarray:

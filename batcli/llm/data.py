@@ -1,8 +1,9 @@
 """Questions for the language model, and the frozen encoder's tokens for their clips.
 
-The encoder runs once per clip: its output tokens are cached in the run folder
-(`cache/<name>.safetensors`, float16), so language-model training never runs it again. A cache is
-reused only when it was made by the same encoder weights from the same clips.
+The encoder runs once per clip: its output tokens (float16) and the weights of the words its heads
+heard (heard.py) are cached in the run folder (`cache/<name>.safetensors`), so language-model
+training never runs it again. A cache is reused only when it was made by the same encoder weights
+from the same clips.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..errors import BatError
 from ..progress import progress_bar
 from ..records import load_jsonl
 from ..runtime import autocast
+from .heard import listen
 
 
 @dataclass
@@ -53,31 +55,35 @@ def encoder_fingerprint(encoder_dir: Path) -> str:
 
 
 @torch.no_grad()
-def encode_clips(encoder: SpatialEncoder, clips: list[Path], device: torch.device, batch_size: int = 32, label: str = "encode") -> torch.Tensor:
-    """The encoder's tokens (clips, tokens, width) of each clip's first window, float16 on the CPU."""
+def encode_clips(encoder: SpatialEncoder, clips: list[Path], device: torch.device, batch_size: int = 32,
+                 label: str = "encode") -> tuple[torch.Tensor, torch.Tensor]:
+    """The encoder's tokens (clips, tokens, width; float16) and heard-word weights (clips, slots,
+    words; float32) of each clip's first window, on the CPU."""
     dims = encoder.dims
-    out = []
+    tokens, heard = [], []
     with progress_bar() as progress:
         task = progress.add_task(label, total=len(clips), unit="clips")
         for start in range(0, len(clips), batch_size):
             audio = [fit_length(read_binaural(path, dims.sample_rate), dims.clip_samples) for path in clips[start : start + batch_size]]
             with autocast(device):
-                tokens = encoder.encode(torch.from_numpy(np.stack(audio)).to(device))
-            out.append(tokens.to("cpu", torch.float16))
+                encoded, words = listen(encoder, torch.from_numpy(np.stack(audio)).to(device))
+            tokens.append(encoded.to("cpu", torch.float16))
+            heard.append(words.to("cpu", torch.float32))
             progress.advance(task, len(audio))
-    return torch.cat(out)
+    return torch.cat(tokens), torch.cat(heard)
 
 
-def cached_tokens(cache: Path, fingerprint: str, clips: list[Path], encoder: SpatialEncoder, device: torch.device, label: str) -> torch.Tensor:
-    """encode_clips' tokens from `cache` when it matches the encoder and clips, else computed and stored there."""
-    key = hashlib.sha256("\n".join([fingerprint, *map(str, clips)]).encode()).hexdigest()[:16]
+def cached_encoding(cache: Path, fingerprint: str, clips: list[Path], encoder: SpatialEncoder, device: torch.device,
+                    label: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """encode_clips' tensors from `cache` when it matches the encoder and clips, else computed and stored there."""
+    key = hashlib.sha256("\n".join([fingerprint, "tokens+heard", *map(str, clips)]).encode()).hexdigest()[:16]
     if cache.is_file():
         with safe_open(str(cache), framework="pt") as stream:
             if stream.metadata().get("key") == key:
-                return stream.get_tensor("tokens")
-    tokens = encode_clips(encoder, clips, device, label=label)
+                return stream.get_tensor("tokens"), stream.get_tensor("heard")
+    tokens, heard = encode_clips(encoder, clips, device, label=label)
     cache.parent.mkdir(parents=True, exist_ok=True)
     partial = cache.with_name(f".{cache.name}.partial")
-    save_file({"tokens": tokens.contiguous()}, str(partial), metadata={"key": key})
+    save_file({"tokens": tokens.contiguous(), "heard": heard.contiguous()}, str(partial), metadata={"key": key})
     partial.replace(cache)
-    return tokens
+    return tokens, heard

@@ -26,6 +26,7 @@ from transformers.utils import logging as transformers_logging
 
 from ..config import from_dict
 from ..errors import BatError
+from .heard import group_slices
 
 transformers_logging.set_verbosity_error()  # its progress bars and notices would clutter stderr
 transformers_logging.disable_progress_bar()
@@ -39,6 +40,7 @@ class ProjectorConfig:
     width: int = field(default=256, metadata={"help": "width of the projector's attention layers", "range": (16, 8192)})
     layers: int = field(default=2, metadata={"help": "query layers (self-attention, cross-attention to the encoder, MLP)", "range": (1, 24)})
     heads: int = field(default=4, metadata={"help": "attention heads (width must divide by it)", "range": (1, 64)})
+    heard_words: bool = field(default=True, metadata={"help": "also give the language model what the encoder's heads heard per slot (class, sides, distance) as probability-weighted embeddings of those words (see batcli/llm/heard.py)"})
 
 
 @dataclass
@@ -78,22 +80,38 @@ class Projector(nn.Module):
 
 
 class SpatialLM(nn.Module):
-    def __init__(self, projector: Projector, lm, tokenizer):
+    """`vocabulary`: the heard words' groups (heard.heard_vocabulary), or None to give the language
+    model the projector's queries alone."""
+
+    def __init__(self, projector: Projector, lm, tokenizer, vocabulary: list[list[str]] | None = None):
         super().__init__()
-        self.projector, self.lm, self.tokenizer = projector, lm, tokenizer
+        self.projector, self.lm, self.tokenizer, self.vocabulary = projector, lm, tokenizer, vocabulary
+        words = [word for group in vocabulary or [] for word in group]
+        self.word_ids = [tokenizer(" " + word, add_special_tokens=False)["input_ids"] for word in words]
 
     def _embed(self, ids: list[int]) -> torch.Tensor:
         device = self.projector.queries.device
         return self.lm.get_input_embeddings()(torch.tensor(ids, dtype=torch.long, device=device))
+
+    def audio_inputs(self, encoder_tokens: torch.Tensor, heard: torch.Tensor | None) -> torch.Tensor:
+        """The audio part of the input: the projector's queries, then per slot the heard words."""
+        audio = self.projector(encoder_tokens)
+        if not self.vocabulary:
+            return audio
+        if heard is None:
+            raise ValueError("this model reads the heard words: pass heard.listen's weights")
+        table = torch.stack([self._embed(ids).mean(0) for ids in self.word_ids])  # (words, width)
+        words = [heard[..., group].to(table.dtype) @ table[group] for group in group_slices(self.vocabulary)]  # each (batch, slots, width)
+        return torch.cat([audio, torch.stack(words, dim=2).flatten(1, 2).to(audio.dtype)], dim=1)
 
     def _prompt_ids(self, question: str) -> list[int]:
         ids = self.tokenizer(PROMPT.format(question=question.strip()), add_special_tokens=False)["input_ids"]
         bos = self.tokenizer.bos_token_id
         return ([bos] if bos is not None else []) + ids
 
-    def forward(self, encoder_tokens: torch.Tensor, questions: list[str], answers: list[str]) -> torch.Tensor:
+    def forward(self, encoder_tokens: torch.Tensor, heard: torch.Tensor | None, questions: list[str], answers: list[str]) -> torch.Tensor:
         """Mean cross-entropy of the answer tokens (and end of text) given audio and question."""
-        audio = self.projector(encoder_tokens)
+        audio = self.audio_inputs(encoder_tokens, heard)
         eos = self.tokenizer.eos_token_id
         rows, labels = [], []
         for i, (question, answer) in enumerate(zip(questions, answers)):
@@ -109,9 +127,10 @@ class SpatialLM(nn.Module):
         return self.lm(inputs_embeds=embeds, attention_mask=mask, labels=target).loss
 
     @torch.no_grad()
-    def answer(self, encoder_tokens: torch.Tensor, questions: list[str], max_tokens: int = 24, beams: int = 1) -> list[str]:
+    def answer(self, encoder_tokens: torch.Tensor, heard: torch.Tensor | None, questions: list[str], max_tokens: int = 24,
+               beams: int = 1) -> list[str]:
         """Answers decoded greedily (or by beam search), at most `max_tokens` tokens each."""
-        audio = self.projector(encoder_tokens)
+        audio = self.audio_inputs(encoder_tokens, heard)
         rows = [torch.cat([audio[i], self._embed(self._prompt_ids(q))]) for i, q in enumerate(questions)]
         length = max(len(row) for row in rows)
         embeds = torch.stack([torch.cat([row.new_zeros(length - len(row), row.shape[-1]), row]) for row in rows])  # padded on the left
@@ -208,4 +227,4 @@ def load_spatial_lm(folder: Path, device: torch.device) -> tuple[SpatialLM, dict
     projector_config = from_dict(ProjectorConfig, meta["projector"])
     projector = Projector(projector_config, meta["encoder_width"], lm.get_input_embeddings().embedding_dim)
     projector.load_state_dict(load_file(str(folder / "projector.safetensors")))
-    return SpatialLM(projector, lm, tokenizer).to(device).eval(), meta
+    return SpatialLM(projector, lm, tokenizer, meta.get("heard_words")).to(device).eval(), meta

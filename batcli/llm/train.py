@@ -33,7 +33,8 @@ from ..training import (
     start_distributed,
     warmup_cosine,
 )
-from .data import Question, cached_tokens, encoder_fingerprint, read_questions
+from .data import Question, cached_encoding, encoder_fingerprint, read_questions
+from .heard import heard_vocabulary
 from .model import (
     LMConfig,
     Projector,
@@ -71,7 +72,7 @@ class LLMTrainConfig:
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay", "range": (0, 1)})
     clip_grad_norm: float = field(default=1.0, metadata={"help": "gradient norm clipping (0: off)", "range": (0, 1000)})
     absent_weight: int = field(default=4, metadata={"help": "times a question about a sound that is not there (answer 'none') is seen per epoch: they are few, and a model that never says 'none' invents places", "range": (1, 100)})
-    word_dropout: float = field(default=0.1, metadata={"help": "share of question words left out at random in training, so that answers rest on the words that matter, not on a template's exact wording", "range": (0, 0.9)})
+    word_dropout: float = field(default=0.2, metadata={"help": "share of question words left out at random in training, so that answers rest on the words that matter, not on a template's exact wording", "range": (0, 0.9)})
     max_answer_tokens: int = field(default=24, metadata={"help": "longest answer generated in validation (tokens)", "range": (1, 4096)})
     val_clips: int = field(default=200, metadata={"help": "clips whose questions are held out for validation (without --val)", "range": (0, 10**7)})
     val_questions: int = field(default=600, metadata={"help": "most validation questions answered after each stage", "range": (0, 10**7)})
@@ -95,12 +96,14 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
     encoder_dir = shipped_encoder_dir() if builtin else encoder_dir
     encoder = load_model(encoder_dir, device)
     fingerprint = encoder_fingerprint(encoder_dir)
-    train_questions, train_tokens = _questions_and_tokens(data, encoder, fingerprint, out_dir, device, "train")
+    train_questions, train_audio = _questions_and_audio(data, encoder, fingerprint, out_dir, device, "train")
     if val:
-        val_questions, val_tokens = _questions_and_tokens(val, encoder, fingerprint, out_dir, device, "val")
+        val_questions, val_audio = _questions_and_audio(val, encoder, fingerprint, out_dir, device, "val")
     else:
         train_questions, val_questions = _hold_out(train_questions, config.val_clips)
-        val_tokens = train_tokens
+        val_audio = train_audio
+    vocabulary = heard_vocabulary(encoder) if config.projector.heard_words else None
+    encoder_width = encoder.dims.width
     del encoder
 
     torch.manual_seed(config.seed)
@@ -116,8 +119,8 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
         lm = build_embedded_lm(config.lm, tokenizer)
     else:
         lm, tokenizer = load_pretrained_lm(config.lm)
-    projector = Projector(config.projector, train_tokens.shape[-1], lm.get_input_embeddings().embedding_dim)
-    model = SpatialLM(projector, lm, tokenizer).to(device)
+    projector = Projector(config.projector, encoder_width, lm.get_input_embeddings().embedding_dim)
+    model = SpatialLM(projector, lm, tokenizer, vocabulary).to(device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.stages[0].lr, weight_decay=config.weight_decay, betas=(0.9, 0.98))
     total = sum(stage.steps for stage in config.stages)
@@ -132,7 +135,7 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
     elif main:
         tokenizer.save_pretrained(tokenizer_dir)
     trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    meta = _meta(config, model, encoder_dir, builtin, fingerprint, train_tokens.shape[-1])
+    meta = _meta(config, encoder_dir, builtin, fingerprint, encoder_width, vocabulary)
 
     if main:
         stderr.print(f"train-llm: {len(train_questions)} training questions, {len(val_questions)} validation questions, "
@@ -159,12 +162,12 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
             while step < end:
                 rows = _batch_rows(config.seed, number, step - start, len(pool), config.batch_size, rank, world)
                 batch = [train_questions[pool[i]] for i in rows]
-                tokens = train_tokens[[q.clip for q in batch]].to(device, torch.float32)
+                tokens, heard = _audio_of(train_audio, [q.clip for q in batch], device)
                 for group in optimizer.param_groups:
                     group["lr"] = stage.lr * warmup_cosine(step - start, stage.steps, config.warmup_steps, 0.05)
                 with autocast(device):
                     questions = [_drop_words(q.question, config.word_dropout, (config.seed, step, row)) for row, q in zip(rows, batch)]
-                    loss = trained(tokens, questions, [q.answer for q in batch])
+                    loss = trained(tokens, heard, questions, [q.answer for q in batch])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if config.clip_grad_norm:
@@ -181,7 +184,7 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
                     _save_checkpoint(model, optimizer, step, out_dir)
             if main:
                 row = {"step": step, "stage": number, "types": stage.types, "train_loss": round(smoothed, 4),
-                       **validate(model, val_questions, val_tokens, stage.types, config, device)}
+                       **validate(model, val_questions, val_audio, stage.types, config, device)}
                 append_metrics(out_dir, row)
                 save_spatial_lm(model, out_dir, meta, None if builtin else encoder_dir)
             start = end
@@ -194,8 +197,8 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
 
 
 @torch.no_grad()
-def validate(model: SpatialLM, questions: list[Question], tokens: torch.Tensor, types: list[str], config: LLMTrainConfig,
-             device: torch.device, batch_size: int = 64) -> dict:
+def validate(model: SpatialLM, questions: list[Question], audio: tuple[torch.Tensor, torch.Tensor], types: list[str],
+             config: LLMTrainConfig, device: torch.device, batch_size: int = 64) -> dict:
     """Answer up to val_questions of the stage's types and score them as `bat eval` does."""
     model.eval()
     chosen = [q for q in questions if q.record.get("question_type") in types][: config.val_questions]
@@ -203,7 +206,7 @@ def validate(model: SpatialLM, questions: list[Question], tokens: torch.Tensor, 
     for start in range(0, len(chosen), batch_size):
         batch = chosen[start : start + batch_size]
         with autocast(device):
-            answers = model.answer(tokens[[q.clip for q in batch]].to(device, torch.float32), [q.question for q in batch], config.max_answer_tokens)
+            answers = model.answer(*_audio_of(audio, [q.clip for q in batch], device), [q.question for q in batch], config.max_answer_tokens)
         pairs += [({**q.record, "answer": answer}, q.record) for q, answer in zip(batch, answers)]
     model.train()
     return {"val_questions": len(pairs), **_headline(answer_report(pairs))} if pairs else {"val_questions": 0}
@@ -214,15 +217,23 @@ def _headline(report: dict) -> dict:
     return {key: round(value, 4) if isinstance(value, float) else value for key, value in report.items() if not isinstance(value, dict)}
 
 
-def _questions_and_tokens(folders: list[Path], encoder, fingerprint: str, out_dir: Path, device, role: str):
-    questions, tokens, offset = [], [], 0
+def _questions_and_audio(folders: list[Path], encoder, fingerprint: str, out_dir: Path, device, role: str):
+    """The questions of the folders and, per clip, the encoder's tokens and heard-word weights."""
+    questions, tokens, heard, offset = [], [], [], 0
     for index, folder in enumerate(folders):
         clips, found = read_questions(folder)
         cache = out_dir / "cache" / f"{role}-{index}-{zlib.crc32(str(folder.resolve()).encode()):08x}.safetensors"
-        tokens.append(cached_tokens(cache, fingerprint, clips, encoder, device, f"encode {folder.name}"))
+        encoded, words = cached_encoding(cache, fingerprint, clips, encoder, device, f"encode {folder.name}")
+        tokens.append(encoded)
+        heard.append(words)
         questions += [Question(q.clip + offset, q.question, q.answer, q.record) for q in found]
         offset += len(clips)
-    return questions, torch.cat(tokens)
+    return questions, (torch.cat(tokens), torch.cat(heard))
+
+
+def _audio_of(audio: tuple[torch.Tensor, torch.Tensor], clips: list[int], device) -> tuple[torch.Tensor, torch.Tensor]:
+    tokens, heard = audio
+    return tokens[clips].to(device, torch.float32), heard[clips].to(device)
 
 
 def _hold_out(questions: list[Question], clips: int) -> tuple[list[Question], list[Question]]:
@@ -255,12 +266,14 @@ def _batch_rows(seed: int, stage: int, position: int, size: int, batch_size: int
     return rows
 
 
-def _meta(config: LLMTrainConfig, model: SpatialLM, encoder_dir: Path, builtin: bool, fingerprint: str, encoder_width: int) -> dict:
+def _meta(config: LLMTrainConfig, encoder_dir: Path, builtin: bool, fingerprint: str, encoder_width: int,
+          vocabulary: list[list[str]] | None) -> dict:
     lora = config.lm.path is not None and config.lm.finetune == "lora"
     return {
         "kind": "bat-llm",
         "projector": asdict(config.projector),
         "encoder_width": encoder_width,
+        "heard_words": vocabulary,
         "encoder": "builtin" if builtin else "encoder",
         "encoder_fingerprint": fingerprint,
         "lm": {"weights": "adapter" if lora else "full", "base": str(Path(config.lm.path).resolve()) if lora else None,

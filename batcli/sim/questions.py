@@ -19,6 +19,14 @@ import numpy as np
 from ..geometry import DIRECTION_MARGIN_DEG, direction_words, plane_angles, to_cartesian
 
 
+# Everyday sounds the built-in library does not make and that none of its classes could pass for.
+OTHER_SOUNDS = (
+    "dog", "cat", "cow", "rooster", "sheep", "horse", "baby crying", "speech", "laughter", "singing",
+    "coughing", "snoring", "piano", "trumpet", "flute", "helicopter", "airplane", "motorcycle",
+    "vacuum cleaner", "thunder", "fireworks", "glass breaking", "toilet flush", "dishes",
+)
+
+
 @dataclass
 class QuestionConfig:
     per_clip: int = field(default=4, metadata={"help": "questions per clip (fewer when fewer apply)", "range": (0, 64)})
@@ -27,20 +35,22 @@ class QuestionConfig:
     distance_gap_m: float = field(default=1.0, metadata={"help": "smallest distance difference for comparing the distances of two sounds", "range": (0.0, 10.0)})
     rounding_guard_m: float = field(default=0.1, metadata={"help": "no distance answer within this of a rounding boundary (x.25, x.75 m)", "range": (0.0, 0.25)})
     absent_share: float = field(default=0.2, metadata={"help": "share of where/how-far/is-it questions that name a sound absent from the clip (absent yes/no ones fill the No half, hence at most 0.5)", "range": (0.0, 0.5)})
+    absent_names: list[str] = field(default_factory=lambda: list(OTHER_SOUNDS), metadata={"help": "names of sounds never in the clips that questions about an absent sound may ask for, beside the library's classes not in the clip, so that a model learns to say `none` to any name it does not hear (names of library classes are skipped)"})
 
 
 DISTANCE_STEP_M = 0.5  # distances are answered to the nearest half metre
 NOTHING = "nothing"  # answer of "what is on my left?" when no sound is there
 ABSENT = "none"  # answer of where/how-far questions about a sound that is not in the clip
 
-# Each place: (index into plane_angles(), sign of that angle on this side, phrase in a question).
+# Each place: (index into plane_angles(), sign of that angle on this side, phrases in a question;
+# every fourth phrase is held out for the test split, as for the templates' phrasings).
 PLACES = {
-    "left": (0, 1.0, "on my left"),
-    "right": (0, -1.0, "on my right"),
-    "front": (1, 1.0, "in front of me"),
-    "behind": (1, -1.0, "behind me"),
-    "above": (2, 1.0, "above me"),
-    "below": (2, -1.0, "below me"),
+    "left": (0, 1.0, ("on my left", "to my left", "on my left-hand side", "on the left")),
+    "right": (0, -1.0, ("on my right", "to my right", "on my right-hand side", "on the right")),
+    "front": (1, 1.0, ("in front of me", "ahead of me", "before me", "in front")),
+    "behind": (1, -1.0, ("behind me", "at my back", "in back of me", "behind")),
+    "above": (2, 1.0, ("above me", "over my head", "overhead", "above")),
+    "below": (2, -1.0, ("below me", "beneath me", "under me", "below")),
 }
 
 
@@ -127,9 +137,9 @@ def build_where_named(clip: Clip) -> Built:
 
 
 def build_what_at(clip: Clip) -> Built:
-    for side, (_, _, place) in PLACES.items():
+    for side in PLACES:
         answer = who_is_at(clip, side)
-        yield {"place": place}, None if answer == NOTHING else answer
+        yield {"place": side}, None if answer == NOTHING else answer
 
 
 def build_left_of(clip: Clip) -> Built:
@@ -137,15 +147,25 @@ def build_left_of(clip: Clip) -> Built:
         yield {"x": x.label, "y": y.label}, compare(x.angles[0] - y.angles[0], clip.config.angle_gap_deg)
 
 
+def build_right_of(clip: Clip) -> Built:
+    for x, y in permutations(clip.named, 2):
+        yield {"x": x.label, "y": y.label}, compare(y.angles[0] - x.angles[0], clip.config.angle_gap_deg)
+
+
 def build_above(clip: Clip) -> Built:
     for x, y in permutations(clip.named, 2):
         yield {"x": x.label, "y": y.label}, compare(x.angles[2] - y.angles[2], clip.config.angle_gap_deg)
 
 
+def build_below(clip: Clip) -> Built:
+    for x, y in permutations(clip.named, 2):
+        yield {"x": x.label, "y": y.label}, compare(y.angles[2] - x.angles[2], clip.config.angle_gap_deg)
+
+
 def build_both_at(clip: Clip) -> Built:
-    for side, (_, _, place) in PLACES.items():
+    for side in PLACES:
         states = [side_state(s, side, clip.config) for s in clip.sources]
-        yield {"place": place}, "No" if False in states else "Yes" if all(states) else None
+        yield {"place": side}, "No" if False in states else "Yes" if all(states) else None
 
 
 def build_which_side(clip: Clip) -> Built:
@@ -171,8 +191,11 @@ def build_apart(clip: Clip) -> Built:
 
 
 def build_what_is_at(clip: Clip) -> Built:
-    for side, (_, _, place) in PLACES.items():
-        yield {"place": place}, who_is_at(clip, side)
+    """Every sound clearly on the side ("dog; siren" when both are), NOTHING when none is."""
+    for side in PLACES:
+        states = [side_state(s, side, clip.config) for s in clip.sources]
+        there = [s.label for s, state in zip(clip.sources, states) if state]
+        yield {"place": side}, None if None in states else "; ".join(there) or NOTHING
 
 
 def build_closest(clip: Clip) -> Built:
@@ -189,11 +212,16 @@ def build_count(clip: Clip) -> Built:
     yield {}, str(len(clip.sources))
 
 
+def build_is_there(clip: Clip) -> Built:
+    for s in clip.named:
+        yield {"x": s.label}, "Yes"
+
+
 def build_is_at(clip: Clip) -> Built:
     for s in clip.named:
-        for side, (_, _, place) in PLACES.items():
+        for side in PLACES:
             state = side_state(s, side, clip.config)
-            yield {"x": s.label, "place": place}, None if state is None else "Yes" if state else "No"
+            yield {"x": s.label, "place": side}, None if state is None else "Yes" if state else "No"
 
 
 @dataclass(frozen=True)
@@ -218,6 +246,14 @@ TEMPLATES = (
         "Identify the sounds you hear.",
         "Name the sound events in this clip.",
         "What sound is this?",
+        "What do you hear?",
+        "What is making this sound?",
+        "Which sound can you hear in this clip?",
+        "Tell me what you hear.",
+        "What sounds can be heard here?",
+        "What kind of sound is it?",
+        "Can you name the sound?",
+        "What is that noise?",
     )),
     Template("b_where", "B", "direction_distance", 1, build_where_single, (
         "Where is the sound coming from and how far away is it?",
@@ -228,6 +264,14 @@ TEMPLATES = (
         "Locate the sound: direction and distance?",
         "From which direction and how far away does the sound come?",
         "Where is the sound source and how far away?",
+        "Where is the sound?",
+        "Where is it coming from, and how far?",
+        "How far away is the sound and where is it?",
+        "Where is the sound and how far is it?",
+        "Which direction is the sound coming from, and how close is it?",
+        "Where is the noise coming from and how far away?",
+        "Tell me where the sound is and its distance.",
+        "Where does this sound come from, and from how far?",
     )),
     Template("c_what_at", "C", "label", 2, build_what_at, (
         "What sound is {place}?",
@@ -238,6 +282,14 @@ TEMPLATES = (
         "Which of the sounds is {place}?",
         "What's making the sound {place}?",
         "Can you tell me what the sound {place} is?",
+        "Which sound do you hear {place}?",
+        "Name the sound {place}.",
+        "What's the source {place}?",
+        "What is making noise {place}?",
+        "Tell me which sound is {place}.",
+        "What kind of sound is {place}?",
+        "Which sound source is {place}?",
+        "What sound do I hear {place}?",
     )),
     Template("d_where", "D", "direction_distance", 2, build_where_named, (
         "Where is the {x} and how far away is it?",
@@ -248,6 +300,14 @@ TEMPLATES = (
         "Which direction is the {x} in, and how far is it?",
         "How far away is the {x}, and in which direction?",
         "Tell me where the {x} is and how far from me.",
+        "Where is the {x} and how far?",
+        "Which way is the {x} and how far away?",
+        "Where and how far is the {x}?",
+        "Where's the {x}, and how far away?",
+        "Tell me the direction and distance of the {x}.",
+        "What direction is the {x} in, and at what distance?",
+        "How far and in which direction is the {x}?",
+        "Where is the {x} and at what distance?",
     )),
     Template("e_left_of", "E", "yes_no", 2, build_left_of, (
         "Is the {x} to the left of the {y}?",
@@ -258,6 +318,14 @@ TEMPLATES = (
         "Compared with the {y}, is the {x} more to my left?",
         "Is the {x} left of the {y}?",
         "Does the {x} sit to the left of the {y}?",
+        "Is the {x} left of the {y} from where I stand?",
+        "Is the {x} farther to the left than the {y}?",
+        "Does the {x} come from further left than the {y}?",
+        "Is the {x} on the left of the {y}?",
+        "Is the {x} more leftward than the {y}?",
+        "Relative to the {y}, is the {x} to the left?",
+        "Is the {x} positioned left of the {y}?",
+        "Is the {x} further to my left than the {y}?",
     ), reasoning="direction"),
     Template("e_above", "E", "yes_no", 2, build_above, (
         "Is the {x} above the {y}?",
@@ -268,6 +336,34 @@ TEMPLATES = (
         "Is the {x} further up than the {y}?",
         "Compared with the {y}, is the {x} higher?",
         "Would you say the {x} is above the {y}?",
+        "Is the {x} up higher than the {y}?",
+        "Is the {x} over the {y}?",
+        "Is the {x} placed higher than the {y}?",
+        "Is the {x} above the {y} from where I am?",
+        "Relative to the {y}, is the {x} higher up?",
+        "Is the {x} at a greater height than the {y}?",
+        "Is the {x} positioned above the {y}?",
+        "Is the {x} situated higher than the {y}?",
+    ), reasoning="direction"),
+    Template("e_right_of", "E", "yes_no", 2, build_right_of, (
+        "Is the {x} to the right of the {y}?",
+        "Is the {x} further right than the {y}?",
+        "Is the {x} more to the right than the {y}?",
+        "Would you say the {x} is right of the {y}?",
+        "Is the {x} on the right side of the {y}?",
+        "Compared with the {y}, is the {x} more to my right?",
+        "Is the {x} right of the {y}?",
+        "Does the {x} sit to the right of the {y}?",
+    ), reasoning="direction"),
+    Template("e_below", "E", "yes_no", 2, build_below, (
+        "Is the {x} below the {y}?",
+        "Is the {x} lower than the {y}?",
+        "Is the {x} lower down than the {y}?",
+        "Does the {x} come from lower down than the {y}?",
+        "Is the {x} located below the {y}?",
+        "Is the {x} further down than the {y}?",
+        "Compared with the {y}, is the {x} lower?",
+        "Would you say the {x} is beneath the {y}?",
     ), reasoning="direction"),
     Template("e_both_at", "E", "yes_no", 2, build_both_at, (
         "Are both sounds {place}?",
@@ -278,6 +374,14 @@ TEMPLATES = (
         "Are both of the sounds {place}?",
         "Are the two sources {place}?",
         "Is each of the sounds {place}?",
+        "Are both of them {place}?",
+        "Are the sounds both {place}?",
+        "Is every sound {place}?",
+        "Are all the sounds {place}?",
+        "Are both sound sources located {place}?",
+        "Are the two of them {place}?",
+        "Is each sound {place}?",
+        "Are both noises {place}?",
     ), reasoning="direction"),
     Template("e_which_side", "E", "label", 2, build_which_side, (
         "Which sound is on the {side}?",
@@ -288,6 +392,14 @@ TEMPLATES = (
         "Of the two sounds, which is on the {side}?",
         "Which sound source is on the {side}?",
         "Which of the sounds is coming from the {side}?",
+        "Which sound is on my {side}?",
+        "Which one is on my {side}?",
+        "Which of them is on the {side}?",
+        "Which sound is to the {side}?",
+        "Which of the two is on the {side}?",
+        "Which sound do I hear on the {side}?",
+        "Which of the two sounds comes from the {side}?",
+        "Which source is on the {side}?",
     ), reasoning="direction"),
     Template("e_closer", "E", "yes_no", 2, build_closer, (
         "Is the {x} closer than the {y}?",
@@ -298,6 +410,14 @@ TEMPLATES = (
         "Would you say the {x} is closer than the {y}?",
         "Is the {x} at a shorter distance than the {y}?",
         "Is the {y} further off than the {x}?",
+        "Is the {x} less far away than the {y}?",
+        "Is the {x} nearer than the {y} is?",
+        "Is the {y} further away than the {x}?",
+        "Is the {x} a shorter way off than the {y}?",
+        "Is the {y} more distant than the {x}?",
+        "Is the {x} closer by than the {y}?",
+        "Does the {x} sound closer than the {y}?",
+        "Is the {x} at a smaller distance than the {y}?",
     ), reasoning="distance"),
     Template("e_apart", "E", "distance", 2, build_apart, (
         "How far apart are the {x} and the {y}?",
@@ -308,6 +428,14 @@ TEMPLATES = (
         "What's the distance from the {x} to the {y}?",
         "Roughly how far apart are the {x} and the {y}?",
         "How many metres separate the {x} and the {y}?",
+        "How far is it from the {x} to the {y}?",
+        "What's the gap between the {x} and the {y}?",
+        "How far are the {x} and the {y} from each other?",
+        "How many metres lie between the {x} and the {y}?",
+        "How much distance separates the {x} and the {y}?",
+        "How far apart is the {x} from the {y}?",
+        "What is the separation between the {x} and the {y}?",
+        "How distant are the {x} and the {y} from one another?",
     ), reasoning="distance"),
     Template("free_what_is_at", "free", "label", None, build_what_is_at, (
         "What is {place}?",
@@ -318,6 +446,14 @@ TEMPLATES = (
         "What sound, if any, is {place}?",
         "What am I hearing {place}?",
         "Tell me what's {place}.",
+        "What is there {place}?",
+        "What sound is there {place}?",
+        "What's that {place}?",
+        "What is it that I hear {place}?",
+        "What's happening {place}?",
+        "Which sound, if any, is {place}?",
+        "What noise is {place}?",
+        "What is making a sound {place}?",
     )),
     Template("free_closest", "free", "label", 2, build_closest, (
         "Which sound is closest?",
@@ -328,6 +464,14 @@ TEMPLATES = (
         "Which sound source is the closest one?",
         "What's the nearest thing I can hear?",
         "What sound is nearest?",
+        "What is the nearest sound?",
+        "Which sound is the closest to me?",
+        "Which one is closest?",
+        "What sound is closest to me?",
+        "Which is nearer to me?",
+        "What's nearest to me?",
+        "Which sound source is nearest?",
+        "Which sound is the nearest one?",
     )),
     Template("free_how_far", "free", "distance", None, build_how_far, (
         "How far away is the {x}?",
@@ -338,6 +482,14 @@ TEMPLATES = (
         "How far is the {x} from me?",
         "At what distance is the {x}?",
         "How many metres away is the {x}?",
+        "How far from me is the {x}?",
+        "How distant is the {x}?",
+        "How far away's the {x}?",
+        "What is the distance to the {x}?",
+        "How near is the {x}?",
+        "How far is the {x} from here?",
+        "Roughly how far away is the {x}?",
+        "How many meters away is the {x}?",
     ), absent_answer=ABSENT),
     Template("free_count", "free", "count", None, build_count, (
         "How many sounds are there?",
@@ -348,6 +500,14 @@ TEMPLATES = (
         "Count the sound sources.",
         "How many sound events are there?",
         "How many sources are playing?",
+        "How many sounds can you hear?",
+        "How many sources are there?",
+        "How many different sounds are there?",
+        "How many things can I hear?",
+        "Count the sounds.",
+        "How many sound sources are in the clip?",
+        "How many noises are there?",
+        "How many sounds are playing?",
     )),
     Template("free_is_at", "free", "yes_no", None, build_is_at, (
         "Is the {x} {place}?",
@@ -358,6 +518,32 @@ TEMPLATES = (
         "Is the {x} located {place}?",
         "Can you hear the {x} {place}?",
         "The {x}, is it {place}?",
+        "Is there a {x} {place}?",
+        "Do I hear the {x} {place}?",
+        "Is the {x} positioned {place}?",
+        "Is the {x} {place} or not?",
+        "Is it true that the {x} is {place}?",
+        "Tell me if the {x} is {place}.",
+        "Is the {x} situated {place}?",
+        "Does the {x} sit {place}?",
+    ), absent_answer="No"),
+    Template("free_is_there", "free", "yes_no", None, build_is_there, (
+        "Is there a {x}?",
+        "Can you hear a {x}?",
+        "Do you hear the {x}?",
+        "Is a {x} audible?",
+        "Is there any {x} in this clip?",
+        "Can I hear the {x}?",
+        "Is the {x} making a sound here?",
+        "Is there a {x} somewhere?",
+        "Does this recording contain a {x}?",
+        "Is a {x} present?",
+        "Do I hear a {x}?",
+        "Is any {x} here?",
+        "Is a {x} playing?",
+        "Can a {x} be heard?",
+        "Is there the sound of a {x}?",
+        "Does the clip have a {x} in it?",
     ), absent_answer="No"),
     Template("free_where", "free", "direction_distance", None, build_where_named, (
         "Where is the {x}?",
@@ -368,17 +554,33 @@ TEMPLATES = (
         "Where is the {x} relative to me?",
         "Where would I find the {x}?",
         "Do you know where the {x} is?",
+        "Where's that {x}?",
+        "Where is the {x} coming from?",
+        "From where does the {x} come?",
+        "Where can I find the {x}?",
+        "In which direction is the {x}?",
+        "Which way is the {x}?",
+        "Where is the {x}, please?",
+        "Where do you hear the {x}?",
     ), absent_answer=ABSENT),
 )
 TEMPLATES_BY_ID = {t.id: t for t in TEMPLATES}
 
 
-def phrasings(template_id: str, split: str) -> list[str]:
-    """The phrasings of a template used for `split`: every fourth one only for "test", the rest for "train"."""
+def split_pool(pool: Sequence[str], split: str) -> list[str]:
+    """The phrasings of a pool used for `split`: every fourth one only for "test", the rest for "train"."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    pool = TEMPLATES_BY_ID[template_id].phrasings
     return [p for i, p in enumerate(pool) if (i % 4 == 3) == (split == "test")]
+
+
+def phrasings(template_id: str, split: str) -> list[str]:
+    return split_pool(TEMPLATES_BY_ID[template_id].phrasings, split)
+
+
+def place_phrases(side: str, split: str) -> list[str]:
+    """How a question names a side ("to my left", "overhead") in `split`."""
+    return split_pool(PLACES[side][2], split)
 
 
 @dataclass(frozen=True)
@@ -413,10 +615,10 @@ def polarity(c: Candidate) -> bool:
 
 def drawable(pool: list[Candidate]) -> list[Candidate]:
     """The candidates that may be drawn next. A question about an absent sound stands in for one
-    about a present sound (same template, same polarity), so it waits for such a one beside it;
-    otherwise clips whose present sounds are all ambiguous would be flooded with absent ones."""
-    present = {(c.template.id, polarity(c)) for c in pool if not c.absent}
-    return [c for c in pool if (c.template.id, polarity(c)) in present]
+    about a present sound of the same template, so it waits for such a one beside it; otherwise
+    clips whose present sounds are all ambiguous would be flooded with absent ones."""
+    present = {c.template.id for c in pool if not c.absent}
+    return [c for c in pool if c.template.id in present]
 
 
 def draw(pool: list[Candidate], rng: np.random.Generator, absent_share: float) -> Candidate:
@@ -430,10 +632,10 @@ def draw(pool: list[Candidate], rng: np.random.Generator, absent_share: float) -
     )
     for key in levels:
         pool = narrow(pool, key, rng)
-    absent = [c for c in pool if c.absent]
-    if absent:
+    absent, present = [c for c in pool if c.absent], [c for c in pool if not c.absent]
+    if absent and present:
         share = 2 * absent_share if pool[0].answer == "No" else absent_share  # absent yes/no ones fill only the No half
-        pool = absent if rng.random() < share else [c for c in pool if not c.absent]
+        pool = absent if rng.random() < share else present
     return pool[rng.integers(len(pool))]
 
 
@@ -444,7 +646,7 @@ def make_clip(scene: dict, rng: np.random.Generator, labels: Sequence[str], conf
         for s in scene["sources"]
     ]
     present = [s.label for s in sources]
-    absent = [label for label in labels if label not in present]
+    absent = [label for label in labels if label not in present] + [name for name in config.absent_names if name not in labels]
     absent_label = absent[rng.integers(len(absent))] if absent else None
     return Clip(sources, [s for s in sources if present.count(s.label) == 1], absent_label, config)
 
@@ -461,7 +663,11 @@ def generate_questions(
         pick = draw(pool, rng, config.absent_share)
         remaining = [c for c in remaining if c is not pick]
         wordings = phrasings(pick.template.id, split)
-        text = wordings[rng.integers(len(wordings))].format(**pick.fills)
+        fills = dict(pick.fills)
+        if "place" in fills:
+            places = place_phrases(fills["place"], split)
+            fills["place"] = places[rng.integers(len(places))]
+        text = wordings[rng.integers(len(wordings))].format(**fills)
         if text in asked:
             continue
         asked.add(text)

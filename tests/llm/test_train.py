@@ -8,6 +8,7 @@ from safetensors.torch import load_file
 
 from batcli.ask import ask, load_answerer, read_question_file
 from batcli.config import load_config
+from batcli.llm.heard import listen
 from batcli.llm.model import load_spatial_lm
 from batcli.llm.train import LLMTrainConfig, train
 
@@ -87,7 +88,7 @@ def test_the_loss_covers_only_the_answer(questions_dir, encoder_dir, tmp_path):
         return original(*args, **kwargs)
 
     lm.forward = spy
-    model(torch.randn(1, 10, 32), ["where is the dog?"], ["left, front; 2.5m"])
+    model(torch.randn(1, 10, 32), None, ["where is the dog?"], ["left, front; 2.5m"])
     supervised = seen["labels"][seen["labels"] != -100].tolist()
     assert supervised == tokenizer(" left, front; 2.5m", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
 
@@ -108,5 +109,6 @@ def test_shipping_copies_only_what_ask_reads_as_float16(questions_dir, encoder_d
     for name, value in original.state_dict().items():
         assert torch.allclose(value, copy.state_dict()[name], rtol=1e-3, atol=1e-4)
     model, _ = load_spatial_lm(shipped / "llm", torch.device("cpu"))
-    [answer] = model.answer(torch.zeros(1, 14, 32), ["where is the dog?"], 3)
+    tokens, heard = listen(copy, torch.zeros(1, 2, copy.dims.clip_samples))
+    [answer] = model.answer(tokens, heard, ["where is the dog?"], 3)
     assert isinstance(answer, str)

@@ -10,16 +10,20 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from batcli.sim.questions import TEMPLATES, QuestionConfig, generate_questions, phrasings
+from batcli.sim.questions import TEMPLATES, QuestionConfig, generate_questions, phrasings, place_phrases
 
 CFG = QuestionConfig()
 MARGIN_DEG = 10.0  # design.md: a direction word is said only more than 10 deg from its plane
 LABELS = ["church bell", "dog", "speech", "car horn", "rain", "acoustic guitar", "siren", "baby cry"]
-PLACES = {  # phrase -> (axis of the unit vector, sign on that side)
-    "on my left": (1, 1), "on my right": (1, -1),
-    "in front of me": (0, 1), "behind me": (0, -1),
-    "above me": (2, 1), "below me": (2, -1),
+SIDES = {  # (axis of the unit vector, sign on that side): phrases naming the side
+    (1, 1): ("on my left", "to my left", "on my left-hand side", "on the left"),
+    (1, -1): ("on my right", "to my right", "on my right-hand side", "on the right"),
+    (0, 1): ("in front of me", "ahead of me", "before me", "in front"),
+    (0, -1): ("behind me", "at my back", "in back of me", "behind"),
+    (2, 1): ("above me", "over my head", "overhead", "above"),
+    (2, -1): ("below me", "beneath me", "under me", "below"),
 }
+PLACES = {phrase: side for side, phrases in SIDES.items() for phrase in phrases}
 WORDS = [(1, "left", "right"), (0, "front", "behind"), (2, "above", "below")]
 AMBIGUOUS = "<ambiguous>"  # the test's verdict for a question that must never be asked
 TYPES_BY_COUNT = {1: {"A", "B", "free"}, 2: {"C", "D", "E", "free"}}
@@ -117,8 +121,8 @@ def expected_answer(template, fills, sources):
             assert len(matches) <= 1, f"{template} names {fills[key]!r}, which two sources share"
             named[key] = matches[0] if matches else None
     if any(s is None for s in named.values()):
-        assert template in ("free_where", "free_how_far", "free_is_at"), f"{template} names an absent sound"
-        return "No" if template == "free_is_at" else "none"
+        assert template in ("free_where", "free_how_far", "free_is_at", "free_is_there"), f"{template} names an absent sound"
+        return "No" if template in ("free_is_at", "free_is_there") else "none"
     x, y = named.get("x"), named.get("y")
     if template == "a_detect":
         return "; ".join(s["label"] for s in sources)
@@ -130,11 +134,17 @@ def expected_answer(template, fills, sources):
         answer = the_one_at(sources, fills["place"])
         return AMBIGUOUS if answer == "nothing" else answer
     if template == "free_what_is_at":
-        return the_one_at(sources, fills["place"])
+        states = [on_side(s, fills["place"]) for s in sources]
+        there = [s["label"] for s, state in zip(sources, states) if state]
+        return AMBIGUOUS if None in states else "; ".join(there) or "nothing"
     if template == "e_left_of":
         return yes_if(lateral(x) - lateral(y), CFG.angle_gap_deg)
+    if template == "e_right_of":
+        return yes_if(lateral(y) - lateral(x), CFG.angle_gap_deg)
     if template == "e_above":
         return yes_if(angle_from_plane(x, 2) - angle_from_plane(y, 2), CFG.angle_gap_deg)
+    if template == "e_below":
+        return yes_if(angle_from_plane(y, 2) - angle_from_plane(x, 2), CFG.angle_gap_deg)
     if template == "e_closer":
         return yes_if(y["distance_m"] - x["distance_m"], CFG.distance_gap_m)
     if template == "e_both_at":
@@ -152,6 +162,8 @@ def expected_answer(template, fills, sources):
         return near["label"] if far["distance_m"] - near["distance_m"] >= CFG.distance_gap_m else AMBIGUOUS
     if template == "free_how_far":
         return metres(x["distance_m"])
+    if template == "free_is_there":
+        return "Yes"
     if template == "free_count":
         return str(len(sources))
     if template == "free_is_at":
@@ -163,9 +175,9 @@ def expected_answer(template, fills, sources):
 def parse(record, split, labels=LABELS):
     """The fills of the question, found by matching it against its template's phrasings for `split`."""
     alternatives = {
-        "x": "|".join(map(re.escape, labels)),
+        "x": "|".join(map(re.escape, [*labels, *CFG.absent_names])),
         "y": "|".join(map(re.escape, labels)),
-        "place": "|".join(map(re.escape, PLACES)),
+        "place": "|".join(map(re.escape, sorted(PLACES, key=len, reverse=True))),
         "side": "left|right",
     }
     for phrasing in phrasings(record["template"], split):
@@ -192,6 +204,10 @@ def test_phrasing_pools_are_split_into_disjoint_train_and_test_sets():
         assert train and test and not set(train) & set(test)
         assert sorted(train + test) == sorted(t.phrasings)
         assert len(test) <= math.ceil(len(t.phrasings) / 4)
+    for side in ("left", "right", "front", "behind", "above", "below"):
+        train, test = place_phrases(side, "train"), place_phrases(side, "test")
+        assert train and test and not set(train) & set(test)
+        assert set(train + test) == set(SIDES[next(k for k, v in SIDES.items() if v[0] == train[0])])
     with pytest.raises(ValueError):
         phrasings(TEMPLATES[0].id, "dev")
 
@@ -229,7 +245,7 @@ def test_a_source_on_the_margin_gets_no_question_that_hinges_on_it(split):
     ]
     for s, word in cases:
         for seed in range(30):
-            for r in ask(s, seed=seed, split=split, per_clip=64, labels=["dog"]):  # no absent sounds
+            for r in ask(s, seed=seed, split=split, per_clip=64, labels=["dog"], absent_names=[]):  # no absent sounds
                 assert not re.search(rf"\b{word}\b", r["question"]), r
                 assert r["answer_kind"] != "direction_distance", r
 
@@ -245,7 +261,7 @@ def test_direction_and_distance_words_of_plain_positions():
     ]
     for (azimuth, elevation, distance), answer in cases:
         s = scene("000009", source("dog", azimuth, elevation, distance))
-        wheres = [r for seed in range(20) for r in ask(s, seed=seed, per_clip=64, labels=["dog"])
+        wheres = [r for seed in range(20) for r in ask(s, seed=seed, per_clip=64, labels=["dog"], absent_names=[])
                   if r["answer_kind"] == "direction_distance"]
         assert wheres and all(r["answer"] == answer for r in wheres), (answer, wheres)
 
@@ -253,9 +269,9 @@ def test_direction_and_distance_words_of_plain_positions():
 def test_config_widens_what_is_too_close_to_call():
     beside = scene("000010", source("dog", 20.0, 0.0, 3.0))  # 20 deg left of the median plane
     pair = scene("000011", source("dog", 30.0, 0.0, 3.0), source("siren", 100.0, 0.0, 4.6))
-    default = [r["question"] for seed in range(20) for r in ask(beside, seed=seed, per_clip=64, labels=["dog"])]
+    default = [r["question"] for seed in range(20) for r in ask(beside, seed=seed, per_clip=64, labels=["dog"], absent_names=[])]
     wide = [r["question"] for seed in range(20)
-            for r in ask(beside, seed=seed, per_clip=64, labels=["dog"], ambiguity_band_deg=10.5)]
+            for r in ask(beside, seed=seed, per_clip=64, labels=["dog"], absent_names=[], ambiguity_band_deg=10.5)]
     assert any("left" in q for q in default) and not any("left" in q for q in wide)
     default = {r["template"] for seed in range(20) for r in ask(pair, seed=seed, per_clip=64)}
     wide = {r["template"] for seed in range(20) for r in ask(pair, seed=seed, per_clip=64, distance_gap_m=2.0)}
@@ -286,7 +302,7 @@ def test_same_rng_state_gives_same_questions_and_global_state_is_untouched():
 
 def test_yes_no_types_and_absent_sounds_are_balanced():
     rng = np.random.default_rng(11)
-    answers, types, absent, nameable = Counter(), Counter(), 0, 0
+    answers, types, absent, nameable, there = Counter(), Counter(), 0, 0, Counter()
     for k in range(600):
         s = random_scene(rng, k)
         present = {src["label"] for src in s["sources"]}
@@ -297,6 +313,9 @@ def test_yes_no_types_and_absent_sounds_are_balanced():
             if r["template"] in ("free_where", "free_how_far", "free_is_at"):
                 nameable += 1
                 absent += parse(r, "train")["x"] not in present
+            if r["template"] == "free_is_there":  # "is there a dog?": No exactly when the sound is absent
+                there[r["answer"], parse(r, "train")["x"] in present] += 1
+    assert set(there) == {("Yes", True), ("No", False)} and 0.3 < there["Yes", True] / there.total() < 0.7, there
     assert answers["Yes"] + answers["No"] > 300
     assert 0.4 < answers["Yes"] / (answers["Yes"] + answers["No"]) < 0.6
     two = sum(types[2, t] for t in TYPES_BY_COUNT[2])
@@ -308,10 +327,14 @@ def test_yes_no_types_and_absent_sounds_are_balanced():
 def test_no_absent_questions_without_absent_classes_and_per_clip_is_a_limit():
     s = scene("000008", source("dog", 100.0, 40.0, 3.0), source("siren", 250.0, -40.0, 6.0))
     for seed in range(20):
-        for r in ask(s, seed=seed, per_clip=64, labels=["dog", "siren"]):
+        for r in ask(s, seed=seed, per_clip=64, labels=["dog", "siren"], absent_names=[]):
             assert r["answer"] != "none" and parse(r, "train").get("x", "dog") in ("dog", "siren"), r
     assert ask(s, per_clip=0) == []
     assert 0 < len(ask(s, per_clip=3)) <= 3
+    asked = {r["question"]: r["answer"] for seed in range(20)
+             for r in ask(s, seed=seed, per_clip=64, labels=["dog", "siren"], absent_names=["cow", "dog"])}
+    about_cow = {answer for question, answer in asked.items() if "cow" in question}
+    assert about_cow and about_cow <= {"none", "No"}  # a name outside the library is a sound that is not there
 
 
 @pytest.mark.parametrize("split", ["train", "test"])

@@ -1,0 +1,72 @@
+"""The heard words: what the encoder's heads say, as weights over words and as the language model's embeddings of them."""
+
+import pytest
+import torch
+
+from batcli.encoder.model import load_model
+from batcli.encoder.readout import bin_centres
+from batcli.llm.heard import EMPTY, group_slices, heard_vocabulary, listen
+from batcli.llm.model import Projector, ProjectorConfig, SpatialLM
+
+from .conftest import save_random_lm
+
+
+def encoder_saying(encoder_dir, present: bool, label: str, azimuth_deg: float, elevation_deg: float, distance_m: float):
+    """The test encoder with its heads forced to one answer whatever it hears."""
+    encoder = load_model(encoder_dir)
+    azimuth, elevation, distance = bin_centres(encoder.dims)
+    bias = torch.full((sum(encoder.sizes),), -30.0)
+    starts = torch.tensor([0, *encoder.sizes]).cumsum(0).tolist()
+    bias[0] = 30.0 if present else -30.0
+    for group, index in ((1, encoder.labels.index(label)), (2, int((azimuth - azimuth_deg).abs().argmin())),
+                         (3, int((elevation - elevation_deg).abs().argmin())), (4, int((distance - distance_m).abs().argmin()))):
+        bias[starts[group] + index] = 30.0
+    with torch.no_grad():
+        encoder.head.weight.zero_()
+        encoder.head.bias.copy_(bias)
+    return encoder
+
+
+def heard_words(encoder, weights):
+    """The words weighted over one half, group by group, for the first slot."""
+    vocabulary = heard_vocabulary(encoder)
+    return [[word for word, w in zip(group, weights[0, 0, part]) if w > 0.5] for group, part in zip(vocabulary, group_slices(vocabulary))]
+
+
+@pytest.mark.parametrize("azimuth, elevation, sides", [
+    (60.0, 30.0, ["left", "front", "above"]),
+    (300.0, -30.0, ["right", "front", "below"]),
+    (150.0, 40.0, ["left", "behind", "above"]),
+    (200.0, -50.0, ["right", "behind", "below"]),
+])
+def test_a_located_sound_is_heard_as_its_class_sides_and_distance(encoder_dir, azimuth, elevation, sides):
+    encoder = encoder_saying(encoder_dir, True, "siren", azimuth, elevation, 2.5)
+    _, weights = listen(encoder, torch.zeros(1, 2, encoder.dims.clip_samples))
+    assert heard_words(encoder, weights) == [["siren"], *[[side] for side in sides], ["2.5m"]]
+
+
+def test_an_empty_slot_is_heard_as_none_and_every_group_sums_to_one(encoder_dir):
+    encoder = encoder_saying(encoder_dir, False, "siren", 90.0, 0.0, 1.0)
+    tokens, weights = listen(encoder, torch.randn(3, 2, encoder.dims.clip_samples, generator=torch.Generator().manual_seed(0)))
+    assert tokens.shape[0] == 3 and weights.shape == (3, encoder.dims.slots, sum(map(len, heard_vocabulary(encoder))))
+    assert heard_words(encoder, weights)[0] == [EMPTY]
+    for part in group_slices(heard_vocabulary(encoder)):
+        assert torch.allclose(weights[..., part].sum(-1), torch.ones(3, encoder.dims.slots))
+
+
+def test_the_language_model_gets_its_own_embedding_of_each_heard_word(encoder_dir, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    base = save_random_lm(tmp_path / "llama", "llama")
+    lm, tokenizer = AutoModelForCausalLM.from_pretrained(base), AutoTokenizer.from_pretrained(base)
+    encoder = encoder_saying(encoder_dir, True, "siren", 60.0, 30.0, 2.5)
+    vocabulary = heard_vocabulary(encoder)
+    queries = 3
+    model = SpatialLM(Projector(ProjectorConfig(queries=queries, width=16, layers=1, heads=2), encoder.dims.width, 32), lm, tokenizer, vocabulary)
+    tokens, weights = listen(encoder, torch.zeros(1, 2, encoder.dims.clip_samples))
+    inputs = model.audio_inputs(tokens, weights)
+    assert inputs.shape == (1, queries + encoder.dims.slots * len(vocabulary), 32)
+    table = lm.get_input_embeddings().weight
+    for position, word in enumerate(["siren", "left", "front", "above", "2.5m"]):
+        ids = tokenizer(" " + word, add_special_tokens=False)["input_ids"]
+        assert torch.allclose(inputs[0, queries + position], table[ids].mean(0), atol=1e-5), word
