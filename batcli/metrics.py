@@ -369,6 +369,28 @@ class Outcome:
     distance_asked: bool = False  # the reference gives a distance (direction_distance or distance, not "none")
     distance_error_m: float | None = None  # |answer - reference|; None when the answer holds no distance
     absent: bool | None = None  # the reference says "none": did the answer say so too
+    on_kind: bool = False  # the answer is of the kind asked for, right or wrong (see answers_in_kind)
+
+
+def answers_in_kind(answer: str, kind: str, labels: Iterable[str] = ()) -> bool:
+    """Whether an answer is of the kind asked for, right or wrong: yes or no to a yes/no question; a
+    number to "how many"; known classes or "nothing" to a which-sound question (not a bare yes or no);
+    direction words or a distance, or "none", to a where- or how-far question (not a bare yes or no).
+    A model that answers "no" to "what can you hear?" or "1.0m" to "is the dog behind me?" misreads the
+    question, whatever it heard."""
+    if kind == "yes_no":
+        return parse_yes_no(answer) is not None
+    if normalize_answer(answer) in YES_WORDS | NO_WORDS:
+        return False
+    if kind == "count":
+        return parse_count(answer) is not None
+    if kind in LABEL_KINDS:
+        named = parse_labels(answer, labels)
+        known = {label.lower() for label in labels}
+        return named is not None and named <= known and parse_distance(answer) is None
+    if kind == "distance":
+        return parse_distance(answer) is not None or is_absent(answer)
+    return bool(parse_direction(answer)) or parse_distance(answer) is not None or is_absent(answer)
 
 
 def score_answer(answer: str | None, reference: dict, labels: Iterable[str] = ()) -> Outcome:
@@ -393,6 +415,7 @@ def score_answer(answer: str | None, reference: dict, labels: Iterable[str] = ()
         "reasoning": reference.get("reasoning"),
         "answered": answered,
         "exact": answered and normalize_answer(given) == normalize_answer(truth),
+        "on_kind": answered and answers_in_kind(given, kind, labels),
     }
     if kind in LABEL_KINDS:
         expected = parse_labels(truth, labels)
@@ -443,6 +466,7 @@ def answer_metrics(outcomes: list[Outcome]) -> dict:
         "answered": sum(o.answered for o in outcomes),
         "exact": _mean([o.exact for o in outcomes]),
         "accuracy": _mean([o.correct for o in outcomes]),
+        "kind_accuracy": _mean([o.on_kind for o in outcomes]),
         "precision": _share(tp, tp + fp),
         "recall": _share(tp, tp + fn),
         "f1": _share(2 * tp, 2 * tp + fp + fn),

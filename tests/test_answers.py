@@ -165,6 +165,24 @@ def test_score_answer_by_kind():
     assert not score_answer("dog", question("nothing", "free", "label"), LABELS).correct
 
 
+@pytest.mark.parametrize("answer, reference, on_kind", [
+    ("yes", ("No", "E", "yes_no"), True),
+    ("left, front; 2.0m", ("No", "free", "yes_no"), False),
+    ("2", ("1", "free", "count"), True),
+    ("no", ("1", "free", "count"), False),
+    ("dog", ("church bell", "A"), True),  # wrong, but a class
+    ("no", ("church bell", "A"), False),
+    ("1.0m", ("church bell", "A"), False),
+    ("nothing", ("dog", "free", "label"), True),
+    ("right, behind; 3.0m", ("left, front; 2.0m", "D"), True),
+    ("none", ("left, front; 2.0m", "free", "direction_distance"), True),
+    ("yes", ("none", "free", "direction_distance"), False),
+    ("church bell", ("2.5m", "free", "distance"), False),
+])
+def test_answers_of_the_kind_asked_for(answer, reference, on_kind):
+    assert score_answer(answer, question(*reference), LABELS).on_kind is on_kind
+
+
 def test_an_unanswered_question_is_wrong_in_every_respect():
     for reference in (question("nothing", "free", "label"), question("none", "free", "distance"),
                       question("left; 2.0m", "B"), question("No", "E", "yes_no"), question("1", "free", "count")):

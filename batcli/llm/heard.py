@@ -4,10 +4,9 @@ Beside the projector's queries, the language model gets, for each encoder slot, 
 the class (`none` for an empty slot), left/right, front/behind, above/below and the distance. Each
 is the probability-weighted mean of the language model's own input embeddings of those words, the
 probabilities coming from the encoder's heads. A question that names a sound can then be matched
-against the very embedding the sound's name has in the question, which a small model learns in a
-few hundred steps and a pretrained one can read from the start; without it, a model must learn to
-bind every class name to a pattern in the projected tokens, and says where a sound is that is not
-there. The projector's queries still carry everything else the tokens hold.
+against the very embedding the sound's name has in the question, instead of the model having to bind
+every class name to a pattern in the projected tokens; it says `none` for an absent sound more often
+with them (docs/benchmarks.md). The projector's queries still carry everything else the tokens hold.
 """
 
 from __future__ import annotations
