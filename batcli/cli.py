@@ -5,6 +5,7 @@ Stages are imported inside their commands so that `bat --help` and shell complet
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -18,7 +19,8 @@ app = typer.Typer(
     name="bat",
     help=(
         "Teach machines where sounds are: simulate binaural scenes with questions about them, train an "
-        "encoder that hears what sounds where and how far, locate sounds in recordings, score the results.\n\n"
+        "encoder that hears what sounds where and how far, locate sounds in recordings, train a language "
+        "model on the encoder to answer questions about them, ask it, score the results.\n\n"
         "Head frame: x front, y left, z up; azimuth 0 front, 90 left, 180 behind, 270 right; "
         "elevation positive up; distance in metres from the head centre.\n\n"
         "JSONL goes to stdout, progress and logs to stderr. Exit status: 0 done, 1 bad data or "
@@ -288,6 +290,17 @@ def evaluate(
     from .evaluate import evaluate as run
 
     sys.stdout.write(json.dumps(run(predictions, str(ref))) + "\n")
+
+
+def _reflow_help() -> None:
+    """Docstrings wrap at 100 columns and rich wraps again at the terminal's width: join each
+    paragraph's lines so that --help reads as paragraphs at any width."""
+    for command in app.registered_commands:
+        paragraphs = inspect.getdoc(command.callback).split("\n\n")
+        command.help = "\n\n".join(" ".join(paragraph.split("\n")) for paragraph in paragraphs)
+
+
+_reflow_help()
 
 
 def main() -> None:

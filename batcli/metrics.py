@@ -260,12 +260,13 @@ def parse_distance(text: str) -> float | None:
 
 
 def parse_count(text: str) -> int | None:
-    """A whole number in digits or words ("2", "two sounds"); 0 for "none", "no sounds"; else None."""
+    """A whole number in digits or words ("2", "two sounds"); 0 for "none", "no sounds"; else None,
+    also for a length ("1.0m" answers how far, not how many)."""
     lowered = text.lower()
     match = _DIGITS.search(lowered) or _NUMBER_WORD.search(lowered)
     if match is not None:
         value = _number(match)
-        return int(value) if value == int(value) and match["number"] != "half" else None
+        return int(value) if value == int(value) and match["number"] != "half" and not match["unit"] else None
     return 0 if NONE_WORDS & set(_words(text)) else None
 
 

@@ -70,7 +70,7 @@ def test_parse_distance(text, expected):
 
 @pytest.mark.parametrize("text, expected", [
     ("2", 2), ("1", 1), ("two", 2), ("Two.", 2), ("There are three sounds", 3), ("1 sound", 1),
-    ("none", 0), ("no sounds", 0), ("several", None), ("2.5", None),
+    ("none", 0), ("no sounds", 0), ("several", None), ("2.5", None), ("1.0m", None), ("two metres", None),
 ])
 def test_parse_count(text, expected):
     assert parse_count(text) == expected

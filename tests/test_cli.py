@@ -77,3 +77,12 @@ def test_bash_completion_completes_commands_and_options():
     assert "simulate" in complete("bat", "sim")
     assert "--num-clips" in complete("bat", "simulate", "--num")
     assert "tiny" in complete("bat", "simulate", "ti")
+
+
+def test_help_paragraphs_flow_at_the_terminal_width():
+    from typer.testing import CliRunner
+
+    from batcli.cli import app
+
+    text = CliRunner().invoke(app, ["train-llm", "--help"], env={"COLUMNS": "200"}).stdout
+    assert "cached in the run folder. A projector (learned queries" in text  # a docstring line break in between

@@ -27,6 +27,21 @@ from ..runtime import autocast
 from .heard import listen
 
 
+# Words a question can lose without changing what it asks: word dropout leaves out only these,
+# never a sound's name, a side, a comparison or the question word ("is", "what", "how many").
+FILLER_WORDS = frozenset("a an the my me i you it this that please tell of in on to at there any some audio clip recording".split())
+
+
+def drop_filler_words(question: str, share: float, seed: tuple[int, ...]) -> str:
+    """The question with each filler word left out with probability `share` (seeded), so that
+    answers rest on the words that matter, not on a template's exact wording."""
+    if not share:
+        return question
+    words = question.split()
+    draws = np.random.default_rng(seed).random(len(words))
+    return " ".join(w for w, draw in zip(words, draws) if draw >= share or w.lower().strip("?.,!'") not in FILLER_WORDS) or question
+
+
 @dataclass
 class Question:
     clip: int  # row in the token cache

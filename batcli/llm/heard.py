@@ -5,8 +5,8 @@ the class (`none` for an empty slot), left/right, front/behind, above/below and 
 is the probability-weighted mean of the language model's own input embeddings of those words, the
 probabilities coming from the encoder's heads. A question that names a sound can then be matched
 against the very embedding the sound's name has in the question, instead of the model having to bind
-every class name to a pattern in the projected tokens; it says `none` for an absent sound more often
-with them (docs/benchmarks.md). The projector's queries still carry everything else the tokens hold.
+every class name to a pattern in the projected tokens. How the words are laid out (one summed
+position per slot, or one per word) is SpatialLM's part (ProjectorConfig.heard_words).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from torch import nn
 from transformers.utils import logging as transformers_logging
 
 from ..config import from_dict
-from ..errors import BatError
+from ..errors import BatError, UsageError
 from .heard import group_slices
 
 transformers_logging.set_verbosity_error()  # its progress bars and notices would clutter stderr
@@ -40,7 +40,11 @@ class ProjectorConfig:
     width: int = field(default=256, metadata={"help": "width of the projector's attention layers", "range": (16, 8192)})
     layers: int = field(default=2, metadata={"help": "query layers (self-attention, cross-attention to the encoder, MLP)", "range": (1, 24)})
     heads: int = field(default=4, metadata={"help": "attention heads (width must divide by it)", "range": (1, 64)})
-    heard_words: bool = field(default=True, metadata={"help": "also give the language model what the encoder's heads heard per slot (class, sides, distance) as probability-weighted embeddings of those words (see batcli/llm/heard.py)"})
+    heard_words: Literal["slot", "words", "both", "off"] = field(default="slot", metadata={
+        "help": "what the encoder's heads heard per slot (class, sides, distance), given to the language model beside the "
+                "queries as probability-weighted embeddings of those words (batcli/llm/heard.py): slot: one embedding per "
+                "slot, the sum of its five words; words: the five words as five embeddings; both: the sum, then the five; "
+                "off: the queries alone"})
 
 
 @dataclass
@@ -81,11 +85,11 @@ class Projector(nn.Module):
 
 class SpatialLM(nn.Module):
     """`vocabulary`: the heard words' groups (heard.heard_vocabulary), or None to give the language
-    model the projector's queries alone."""
+    model the projector's queries alone; `layout`: how they are placed (ProjectorConfig.heard_words)."""
 
-    def __init__(self, projector: Projector, lm, tokenizer, vocabulary: list[list[str]] | None = None):
+    def __init__(self, projector: Projector, lm, tokenizer, vocabulary: list[list[str]] | None = None, layout: str = "slot"):
         super().__init__()
-        self.projector, self.lm, self.tokenizer, self.vocabulary = projector, lm, tokenizer, vocabulary
+        self.projector, self.lm, self.tokenizer, self.vocabulary, self.layout = projector, lm, tokenizer, vocabulary, layout
         words = [word for group in vocabulary or [] for word in group]
         self.word_ids = [tokenizer(" " + word, add_special_tokens=False)["input_ids"] for word in words]
 
@@ -94,15 +98,20 @@ class SpatialLM(nn.Module):
         return self.lm.get_input_embeddings()(torch.tensor(ids, dtype=torch.long, device=device))
 
     def audio_inputs(self, encoder_tokens: torch.Tensor, heard: torch.Tensor | None) -> torch.Tensor:
-        """The audio part of the input: the projector's queries, then per slot the heard words."""
+        """The audio part of the input: the projector's queries, then per slot the heard words.
+
+        Summed into one position per slot, a sound's class and its sides meet in one attention step
+        when a question names the sound; five positions per slot keep each word apart."""
         audio = self.projector(encoder_tokens)
         if not self.vocabulary:
             return audio
         if heard is None:
             raise ValueError("this model reads the heard words: pass heard.listen's weights")
         table = torch.stack([self._embed(ids).mean(0) for ids in self.word_ids])  # (words, width)
-        words = [heard[..., group].to(table.dtype) @ table[group] for group in group_slices(self.vocabulary)]  # each (batch, slots, width)
-        return torch.cat([audio, torch.stack(words, dim=2).flatten(1, 2).to(audio.dtype)], dim=1)
+        words = torch.stack([heard[..., group].to(table.dtype) @ table[group] for group in group_slices(self.vocabulary)], dim=2)  # (batch, slots, groups, width)
+        per_slot = {"slot": words.sum(2, keepdim=True), "words": words,
+                    "both": torch.cat([words.sum(2, keepdim=True), words], dim=2)}[self.layout]
+        return torch.cat([audio, per_slot.flatten(1, 2).to(audio.dtype)], dim=1)
 
     def _prompt_ids(self, question: str) -> list[int]:
         ids = self.tokenizer(PROMPT.format(question=question.strip()), add_special_tokens=False)["input_ids"]
@@ -214,6 +223,10 @@ def load_spatial_lm(folder: Path, device: torch.device) -> tuple[SpatialLM, dict
     if not meta_file.is_file():
         raise BatError(f"{folder}: not a bat language-model directory (no bat-llm.json)")
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    try:
+        projector_config = from_dict(ProjectorConfig, meta["projector"])
+    except UsageError as error:
+        raise BatError(f"{folder}: written by another version of bat ({error}); train it again with bat train-llm") from None
     tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer", local_files_only=True)
     if meta["lm"]["weights"] == "adapter":
         from peft import PeftModel
@@ -224,7 +237,6 @@ def load_spatial_lm(folder: Path, device: torch.device) -> tuple[SpatialLM, dict
         lm = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, local_files_only=True, dtype=torch.float32), folder / "adapter")
     else:
         lm = AutoModelForCausalLM.from_pretrained(folder / "lm", local_files_only=True, dtype=torch.float32)
-    projector_config = from_dict(ProjectorConfig, meta["projector"])
     projector = Projector(projector_config, meta["encoder_width"], lm.get_input_embeddings().embedding_dim)
     projector.load_state_dict(load_file(str(folder / "projector.safetensors")))
-    return SpatialLM(projector, lm, tokenizer, meta.get("heard_words")).to(device).eval(), meta
+    return SpatialLM(projector, lm, tokenizer, meta.get("heard_words"), projector_config.heard_words).to(device).eval(), meta

@@ -15,7 +15,6 @@ import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from rich.progress import TextColumn
 
@@ -33,7 +32,7 @@ from ..training import (
     start_distributed,
     warmup_cosine,
 )
-from .data import Question, cached_encoding, encoder_fingerprint, read_questions
+from .data import Question, cached_encoding, drop_filler_words, encoder_fingerprint, read_questions
 from .heard import heard_vocabulary
 from .model import (
     LMConfig,
@@ -72,7 +71,7 @@ class LLMTrainConfig:
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay", "range": (0, 1)})
     clip_grad_norm: float = field(default=1.0, metadata={"help": "gradient norm clipping (0: off)", "range": (0, 1000)})
     absent_weight: int = field(default=4, metadata={"help": "times a question about a sound that is not there (answer 'none') is seen per epoch: they are few, and a model that never says 'none' invents places", "range": (1, 100)})
-    word_dropout: float = field(default=0.2, metadata={"help": "share of question words left out at random in training, so that answers rest on the words that matter, not on a template's exact wording", "range": (0, 0.9)})
+    word_dropout: float = field(default=0.2, metadata={"help": "share of filler words (the, my, on, ...) left out of the questions at random in training, so that answers rest on the words that matter, not on a template's exact wording", "range": (0, 0.9)})
     max_answer_tokens: int = field(default=24, metadata={"help": "longest answer generated in validation (tokens)", "range": (1, 4096)})
     val_clips: int = field(default=200, metadata={"help": "clips whose questions are held out for validation (without --val)", "range": (0, 10**7)})
     val_questions: int = field(default=600, metadata={"help": "most validation questions answered after each stage", "range": (0, 10**7)})
@@ -102,7 +101,7 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
     else:
         train_questions, val_questions = _hold_out(train_questions, config.val_clips)
         val_audio = train_audio
-    vocabulary = heard_vocabulary(encoder) if config.projector.heard_words else None
+    vocabulary = heard_vocabulary(encoder) if config.projector.heard_words != "off" else None
     encoder_width = encoder.dims.width
     del encoder
 
@@ -120,7 +119,7 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
     else:
         lm, tokenizer = load_pretrained_lm(config.lm)
     projector = Projector(config.projector, encoder_width, lm.get_input_embeddings().embedding_dim)
-    model = SpatialLM(projector, lm, tokenizer, vocabulary).to(device)
+    model = SpatialLM(projector, lm, tokenizer, vocabulary, config.projector.heard_words).to(device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.stages[0].lr, weight_decay=config.weight_decay, betas=(0.9, 0.98))
     total = sum(stage.steps for stage in config.stages)
@@ -166,7 +165,7 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
                 for group in optimizer.param_groups:
                     group["lr"] = stage.lr * warmup_cosine(step - start, stage.steps, config.warmup_steps, 0.05)
                 with autocast(device):
-                    questions = [_drop_words(q.question, config.word_dropout, (config.seed, step, row)) for row, q in zip(rows, batch)]
+                    questions = [drop_filler_words(q.question, config.word_dropout, (config.seed, step, row)) for row, q in zip(rows, batch)]
                     loss = trained(tokens, heard, questions, [q.answer for q in batch])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -243,15 +242,6 @@ def _hold_out(questions: list[Question], clips: int) -> tuple[list[Question], li
     if len(held) >= len(names):
         raise UsageError(f"val_clips {clips} leaves no training clips out of {len(names)}")
     return [q for q in questions if q.clip not in held], [q for q in questions if q.clip in held]
-
-
-def _drop_words(question: str, share: float, seed: tuple[int, ...]) -> str:
-    """The question with each word left out with probability `share` (at least one word kept)."""
-    if not share:
-        return question
-    words = question.split()
-    keep = np.random.default_rng(seed).random(len(words)) >= share
-    return " ".join(w for w, k in zip(words, keep) if k) or question
 
 
 def _batch_rows(seed: int, stage: int, position: int, size: int, batch_size: int, rank: int, world: int) -> list[int]:

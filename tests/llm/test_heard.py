@@ -54,19 +54,25 @@ def test_an_empty_slot_is_heard_as_none_and_every_group_sums_to_one(encoder_dir)
         assert torch.allclose(weights[..., part].sum(-1), torch.ones(3, encoder.dims.slots))
 
 
-def test_the_language_model_gets_its_own_embedding_of_each_heard_word(encoder_dir, tmp_path):
+@pytest.mark.parametrize("layout, per_slot", [("slot", 1), ("words", 5), ("both", 6)])
+def test_the_language_model_gets_its_own_embeddings_of_the_heard_words(encoder_dir, tmp_path, layout, per_slot):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     base = save_random_lm(tmp_path / "llama", "llama")
     lm, tokenizer = AutoModelForCausalLM.from_pretrained(base), AutoTokenizer.from_pretrained(base)
     encoder = encoder_saying(encoder_dir, True, "siren", 60.0, 30.0, 2.5)
-    vocabulary = heard_vocabulary(encoder)
     queries = 3
-    model = SpatialLM(Projector(ProjectorConfig(queries=queries, width=16, layers=1, heads=2), encoder.dims.width, 32), lm, tokenizer, vocabulary)
+    model = SpatialLM(Projector(ProjectorConfig(queries=queries, width=16, layers=1, heads=2), encoder.dims.width, 32), lm, tokenizer,
+                      heard_vocabulary(encoder), layout)
     tokens, weights = listen(encoder, torch.zeros(1, 2, encoder.dims.clip_samples))
     inputs = model.audio_inputs(tokens, weights)
-    assert inputs.shape == (1, queries + encoder.dims.slots * len(vocabulary), 32)
+    assert inputs.shape == (1, queries + encoder.dims.slots * per_slot, 32)
     table = lm.get_input_embeddings().weight
-    for position, word in enumerate(["siren", "left", "front", "above", "2.5m"]):
-        ids = tokenizer(" " + word, add_special_tokens=False)["input_ids"]
-        assert torch.allclose(inputs[0, queries + position], table[ids].mean(0), atol=1e-5), word
+    embeddings = [table[tokenizer(" " + word, add_special_tokens=False)["input_ids"]].mean(0) for word in ["siren", "left", "front", "above", "2.5m"]]
+    first_slot = inputs[0, queries:queries + per_slot]
+    if layout != "words":  # the slot's sum comes first
+        assert torch.allclose(first_slot[0], torch.stack(embeddings).sum(0), atol=1e-5)
+    if layout != "slot":  # then each word apart
+        for embedding, position in zip(embeddings, first_slot[-5:]):
+            assert torch.allclose(position, embedding, atol=1e-5)
+

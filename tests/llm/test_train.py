@@ -112,3 +112,20 @@ def test_shipping_copies_only_what_ask_reads_as_float16(questions_dir, encoder_d
     tokens, heard = listen(copy, torch.zeros(1, 2, copy.dims.clip_samples))
     [answer] = model.answer(tokens, heard, ["where is the dog?"], 3)
     assert isinstance(answer, str)
+
+
+def test_the_heard_words_layout_is_kept_with_the_model_and_an_older_one_is_refused(questions_dir, encoder_dir, tmp_path):
+    from batcli.encoder.model import load_model
+    from batcli.errors import BatError
+
+    run = tmp_path / "run"
+    train(config("projector.heard_words=words"), [questions_dir], encoder_dir, run, device="cpu")
+    model, _ = load_spatial_lm(run, torch.device("cpu"))
+    encoder = load_model(encoder_dir)
+    tokens, heard = listen(encoder, torch.zeros(1, 2, encoder.dims.clip_samples))
+    assert model.audio_inputs(tokens, heard).shape[1] == 4 + 5 * encoder.dims.slots  # 4 queries, then five words per slot
+    meta = json.loads((run / "bat-llm.json").read_text())
+    meta["projector"]["heard_words"] = True  # what bat wrote before the layouts had names
+    (run / "bat-llm.json").write_text(json.dumps(meta))
+    with pytest.raises(BatError, match="train it again"):
+        load_spatial_lm(run, torch.device("cpu"))
