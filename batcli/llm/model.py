@@ -109,8 +109,11 @@ class SpatialLM(nn.Module):
             raise ValueError("this model reads the heard words: pass heard.listen's weights")
         table = torch.stack([self._embed(ids).mean(0) for ids in self.word_ids])  # (words, width)
         words = torch.stack([heard[..., group].to(table.dtype) @ table[group] for group in group_slices(self.vocabulary)], dim=2)  # (batch, slots, groups, width)
-        per_slot = {"slot": words.sum(2, keepdim=True), "words": words,
-                    "both": torch.cat([words.sum(2, keepdim=True), words], dim=2)}[self.layout]
+        if self.layout == "words":
+            per_slot = words
+        else:
+            summed = words.sum(2, keepdim=True)
+            per_slot = summed if self.layout == "slot" else torch.cat([summed, words], dim=2)
         return torch.cat([audio, per_slot.flatten(1, 2).to(audio.dtype)], dim=1)
 
     def _prompt_ids(self, question: str) -> list[int]:

@@ -75,4 +75,3 @@ def test_the_language_model_gets_its_own_embeddings_of_the_heard_words(encoder_d
     if layout != "slot":  # then each word apart
         for embedding, position in zip(embeddings, first_slot[-5:]):
             assert torch.allclose(position, embedding, atol=1e-5)
-
