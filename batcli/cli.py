@@ -128,7 +128,7 @@ def train_encoder(
     config: Optional[str] = typer.Argument(None, help="YAML config file or built-in preset (tiny, base); default: the paper's size (base)."),
     data: Optional[str] = typer.Option(None, "--data", help="bat simulate output folder(s), comma-separated."),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Run folder: the model, checkpoint.pt, metrics.jsonl."),
-    responses: Optional[Path] = typer.Option(None, "--responses", help="Response bank (bat simulate --set responses=N) to mix data.mixed_per_epoch new scenes from each epoch."),
+    responses: Optional[str] = typer.Option(None, "--responses", help="Response bank(s), comma-separated (bat simulate --set responses=N), to mix data.mixed_per_epoch new scenes from each epoch."),
     val: Optional[str] = typer.Option(None, "--val", help="Validation folder(s); default: data.val_clips clips held out of --data."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     resume: bool = typer.Option(False, "--resume", help="Continue from RUNDIR/checkpoint.pt, exactly as if never stopped."),
@@ -148,7 +148,7 @@ def train_encoder(
 
     settings = load_config(EncoderTrainConfig, "encoder", config, overrides)
     _train("train-encoder", settings, print_config, data, out,
-           lambda folders: train(settings, folders, out, responses, _folders(val, "--val") if val else None, device, resume, until))
+           lambda folders: train(settings, folders, out, _folders(responses, "--responses") if responses else [], _folders(val, "--val") if val else None, device, resume, until))
 
 
 @app.command(

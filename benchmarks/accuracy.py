@@ -2,8 +2,12 @@
 
 Simulates N reverberant 4-s clips (test split: sounds and phrasings kept out of training, no
 anechoic rooms) with `bat simulate tiny --seed 2`, then scores `bat localize` against the scenes and
-`bat ask --questions` against the questions with `bat eval`. Writes benchmarks/results/accuracy.json.
-Usage: python benchmarks/accuracy.py [--clips 1000] [--seed 2] [--encoder DIR] [--llm DIR] [--keep DIR]
+`bat ask --questions` against the questions with `bat eval`. A training-free peer (peer.py: binaural
+cues matched against the KEMAR templates) localizes the same clips and is scored beside the encoder.
+`--hrtf FILE` renders the test set through another head (e.g. build/hrtf/example_sofa_2.sofa, a
+human head no training saw: `make build/hrtf/example_sofa_2.sofa`); the peer still matches KEMAR.
+Writes benchmarks/results/accuracy[-NAME].json.
+Usage: python benchmarks/accuracy.py [--clips 1000] [--seed 2] [--hrtf FILE] [--encoder DIR] [--llm DIR] [--keep DIR] [--no-answers]
 """
 
 import argparse
@@ -13,9 +17,21 @@ import sys
 import tempfile
 from pathlib import Path
 
+from peer import Peer
+
+from batcli.records import write_jsonl
+
 
 def bat(*args: str, stdin: str | None = None) -> str:
     return subprocess.run([sys.executable, "-m", "batcli", *args], input=stdin, check=True, capture_output=True, text=True).stdout
+
+
+def both_found(localized: Path, scenes: Path) -> float:
+    """Share of two-source clips for which two sources are reported."""
+    counts = {json.loads(line)["audio"]: len(json.loads(line)["sources"]) for line in scenes.read_text().splitlines()}
+    reported = [len(json.loads(line)["sources"]) for line in localized.read_text().splitlines()
+                if counts.get(str(Path(json.loads(line)["audio"]).relative_to(scenes.parent))) == 2]
+    return round(sum(n >= 2 for n in reported) / max(len(reported), 1), 4)
 
 
 def main() -> None:
@@ -25,26 +41,44 @@ def main() -> None:
     parser.add_argument("--encoder", default=None, help="encoder model directory (default: the shipped one)")
     parser.add_argument("--llm", default=None, help="language-model directory (default: the shipped one)")
     parser.add_argument("--keep", default=None, help="folder to keep the test set and predictions in")
+    parser.add_argument("--hrtf", default=None, help="SOFA file to render the test set through (default: KEMAR)")
+    parser.add_argument("--name", default=None, help="suffix of the results file")
+    parser.add_argument("--no-answers", action="store_true", help="score localization only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(args.keep or scratch)
-        data = folder / f"test-seed{args.seed}"
+        data = folder / f"test-seed{args.seed}" if not args.hrtf else folder / f"test-seed{args.seed}-{Path(args.hrtf).stem}"
         if not (data / "scenes.jsonl").is_file():
             bat("simulate", "tiny", "-n", str(args.clips), "--seed", str(args.seed), "--set", "split=test",
-                "--set", "room.anechoic_fraction=0", "-o", str(data))
+                "--set", "room.anechoic_fraction=0", *(["--set", f"hrtf={Path(args.hrtf).resolve()}"] if args.hrtf else []), "-o", str(data))
         paths = "".join(f"{data / json.loads(line)['audio']}\n" for line in (data / "scenes.jsonl").read_text().splitlines())
         (folder / "localized.jsonl").write_text(bat("localize", "-", *(["--model", args.encoder] if args.encoder else []), stdin=paths))
         localization = json.loads(bat("eval", str(folder / "localized.jsonl"), "--ref", str(data / "scenes.jsonl")))
-        (folder / "answers.jsonl").write_text(bat("ask", "--questions", str(data / "qa.jsonl"), *(["--model", args.llm] if args.llm else [])))
-        answers = json.loads(bat("eval", str(folder / "answers.jsonl"), "--ref", str(data / "qa.jsonl")))
-    results = {"benchmark": "accuracy", "clips": args.clips, "seed": args.seed, "localization": localization, "answers": answers}
-    target = Path(__file__).parent / "results" / "accuracy.json"
+        localization["two_source"]["both_found"] = both_found(folder / "localized.jsonl", data / "scenes.jsonl")
+        peer = Peer("kemar", 32000)
+        write_jsonl((peer.localize(path) for path in paths.split()), folder / "peer.jsonl")
+        peer_scores = json.loads(bat("eval", str(folder / "peer.jsonl"), "--ref", str(data / "scenes.jsonl")))
+        peer_scores["two_source"]["both_found"] = both_found(folder / "peer.jsonl", data / "scenes.jsonl")
+        answers = {}
+        if not args.no_answers:
+            (folder / "answers.jsonl").write_text(bat("ask", "--questions", str(data / "qa.jsonl"), *(["--model", args.llm] if args.llm else [])))
+            answers = json.loads(bat("eval", str(folder / "answers.jsonl"), "--ref", str(data / "qa.jsonl")))
+    results = {"benchmark": "accuracy", "clips": args.clips, "seed": args.seed, "hrtf": args.hrtf or "kemar",
+               "localization": localization, "peer": peer_scores, "answers": answers}
+    target = Path(__file__).parent / "results" / (f"accuracy-{args.name}.json" if args.name else "accuracy.json")
     target.parent.mkdir(exist_ok=True)
     target.write_text(json.dumps(results, indent=2) + "\n")
-    one, two = localization["single_source"], localization["two_source"]
-    print(f"{'localization':<34} {'1 source':>9} {'2 sources':>9}")
-    for key in ("map", "doa_mae_deg", "er20", "distance_mae_m", "der", "front_back_confusion", "left_right_confusion", "location_f1"):
-        print(f"{key:<34} {one[key] if one[key] is not None else '-':>9} {two[key] if two and two[key] is not None else '-':>9}")
+    print(f"{'localization':<24} {'1 source':>9} {'2 sources':>9} {'peer 1':>9} {'peer 2':>9}")
+    for key in ("map", "doa_mae_deg", "er20", "distance_mae_m", "der", "front_back_confusion", "left_right_confusion", "recall", "both_found"):
+        cells = []
+        for scores in (localization, peer_scores):
+            for group in ("single_source", "two_source"):
+                value = (scores.get(group) or {}).get(key)
+                peer_blind = scores is peer_scores and key in ("map", "distance_mae_m", "der")  # the peer says neither what nor how far
+                cells.append("-" if value is None or peer_blind else round(value, 3))
+        print(f"{key:<24} " + " ".join(f"{c:>9}" for c in cells))
+    if not answers:
+        return
     print(f"{'answers':<34} {'value':>9}")
     for key in ("reasoning_binary_accuracy", "reasoning_direction_accuracy", "reasoning_distance_accuracy",
                 "direction_accuracy_single_source", "der_single_source", "exact", "accuracy"):

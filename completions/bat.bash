@@ -21,14 +21,14 @@ _bat() {
             case "$prev" in
                 --data) return;;
                 -o|--out) COMPREPLY=($(compgen -d -- "$cur")); return;;
-                --responses) COMPREPLY=($(compgen -d -- "$cur")); return;;
+                --responses) return;;
                 --val) return;;
                 --device) return;;
                 --until) return;;
                 --set) return;;
             esac
             if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--data -o --out --responses --val --device --resume --until --set --print-config -h --help" -- "$cur"))
-            else COMPREPLY=($(compgen -f -W "base tiny" -- "$cur"))
+            else COMPREPLY=($(compgen -f -W "base cpu tiny" -- "$cur"))
             fi;;
         localize)
             case "$prev" in

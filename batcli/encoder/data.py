@@ -23,7 +23,7 @@ from ..metrics import sources_in_window
 from ..records import load_jsonl
 from ..sim.hrtf import load_hrtf
 from ..sim.library import load_library
-from ..sim.scenes import mix_responses
+from ..sim.mixing import HeadVariation, ResponseBank, mix_responses
 from ..sim.simulate import SimulateConfig, load_response
 
 
@@ -42,6 +42,7 @@ class DataConfig:
     mixed_per_epoch: int = field(default=0, metadata={"help": "new scenes mixed from the response bank (--responses) per epoch", "range": (0, 10**8)})
     swap_ears: float = field(default=0.5, metadata={"help": "share of training examples with left and right swapped (azimuth mirrored)", "range": (0, 1)})
     band_limit: float = field(default=0.2, metadata={"help": "share of training examples low-passed at 4-11 kHz, as recordings at 8-22 kHz are", "range": (0, 1)})
+    head: HeadVariation = field(default_factory=lambda: HeadVariation(size=(0.9, 1.12), colouring_db=3.0, ear_colouring_db=1.0))
 
 
 def read_clips(folders: list[Path]) -> tuple[list[Clip], list[str]]:
@@ -54,7 +55,8 @@ def read_clips(folders: list[Path]) -> tuple[list[Clip], list[str]]:
         if label_file.is_file():
             labels += [line.strip() for line in label_file.read_text(encoding="utf-8").splitlines() if line.strip() and line.strip() not in labels]
         for record in load_jsonl(scenes):
-            clips.append(Clip(folder / record["audio"], float(record["duration_s"]), record["sources"]))
+            anechoic = bool((record.get("room") or {}).get("anechoic", False))
+            clips.append(Clip(folder / record["audio"], float(record["duration_s"]), [{**s, "anechoic": anechoic} for s in record["sources"]]))
             labels += [s["label"] for s in record["sources"] if s["label"] not in labels]
     if not clips:
         raise BatError(f"{', '.join(map(str, folders))}: no clips")
@@ -87,23 +89,28 @@ def bank_config(folder: Path, sample_rate: int) -> SimulateConfig:
     return config
 
 
-def load_bank(folder: Path) -> list[tuple[np.ndarray, dict]]:
-    return [(load_response(folder / record["response"])[0], record) for record in load_jsonl(folder / "responses.jsonl")]
+def load_bank(folders: list[Path]) -> ResponseBank:
+    """The responses of one or more banks (rendered through different HRTF sets, say) as one bank."""
+    banks = [ResponseBank.from_items([(load_response(folder / r["response"])[0], r) for r in load_jsonl(folder / "responses.jsonl")], str(folder))
+             for folder in folders]
+    return sum(banks[1:], banks[0])
 
 
 class Examples(torch.utils.data.Dataset):
     """Keys are (epoch, index): indices below len(clips) are simulated clips (randomly cropped when
-    longer than the model's clip), the next `mixed_per_epoch` are scenes mixed from the response bank.
+    longer than the model's clip), the next `mixed_per_epoch` are scenes mixed from the response banks
+    (the first bank's config gives the sounds, scene draws and background noise).
 
-    The bank, the sound library and the HRTF are loaded lazily, once per loader process.
+    The banks, the sound library and the HRTF are loaded lazily, once per loader process.
     """
 
-    def __init__(self, clips: list[Clip], sample_rate: int, clip_samples: int, seed: int, bank: Path | None = None,
-                 mixed_per_epoch: int = 0, random_crop: bool = True, swap_ears: float = 0.0, band_limit: float = 0.0):
+    def __init__(self, clips: list[Clip], sample_rate: int, clip_samples: int, seed: int, banks: list[Path] = (),
+                 mixed_per_epoch: int = 0, random_crop: bool = True, swap_ears: float = 0.0, band_limit: float = 0.0,
+                 head: HeadVariation | None = None):
         self.clips, self.sample_rate, self.clip_samples, self.seed = clips, sample_rate, clip_samples, seed
-        self.bank, self.mixed_per_epoch, self.random_crop = bank, mixed_per_epoch if bank else 0, random_crop
-        self.swap_ears, self.band_limit = swap_ears, band_limit
-        self.bank_config = bank_config(bank, sample_rate) if bank else None
+        self.banks, self.mixed_per_epoch, self.random_crop = list(banks), mixed_per_epoch if banks else 0, random_crop
+        self.swap_ears, self.band_limit, self.head = swap_ears, band_limit, head
+        self.bank_config = [bank_config(bank, sample_rate) for bank in self.banks][0] if self.banks else None
         self._mixing = None
 
     def __len__(self) -> int:
@@ -126,9 +133,9 @@ class Examples(torch.utils.data.Dataset):
     def _mix(self, rng: np.random.Generator) -> tuple[np.ndarray, list[dict]]:
         config = self.bank_config
         if self._mixing is None:
-            self._mixing = (load_bank(self.bank), load_library(config.sounds, "train"), load_hrtf(config.hrtf, self.sample_rate))
-        responses, library, hrtf = self._mixing
-        return mix_responses(rng, library, hrtf, responses, config.scene, self.sample_rate, self.clip_samples)
+            self._mixing = (load_bank(self.banks), load_library(config.sounds, "train"), load_hrtf(config.hrtf, self.sample_rate))
+        bank, library, hrtf = self._mixing
+        return mix_responses(rng, library, hrtf, bank, config.scene, self.sample_rate, self.clip_samples, self.head)
 
 
 def augment(rng: np.random.Generator, audio: np.ndarray, sources: list[dict], sample_rate: int, swap_ears: float,

@@ -1,33 +1,54 @@
-"""The binaural front end: per-ear log-mel spectrograms and the interaural phase difference.
+"""The binaural front end: what each ear hears per band, and how the two ears differ.
 
-One STFT of both ears gives four maps on the same mel grid, shaped (batch, 4, mels, frames):
-the left and right log-mel power, and the cosine and sine of the interaural phase difference per
-mel band. The phase difference is taken from the band's summed cross-spectrum, so each bin counts
-by its energy and bins that hold only noise do not scramble the band's phase.
+One STFT of both ears gives maps on the same (bands, frames) grid, shaped (batch, maps, bands, frames).
+Two sets, chosen by `model.features`:
 
-Levels are normalised per clip (0 dB at the clip's loudest mel bin of either ear), which keeps the
-level difference between the ears but makes the features blind to the recording's overall gain.
+- `paper` (4 maps, Spatial-AST's): log-mel power of the left and right ear, and cos/sin of the
+  interaural phase difference (IPD) per mel band.
+- `binaural` (7 maps, the cues binaural hearing uses): the two log-mel powers (the per-ear spectra
+  whose notches tell front from back and up from down), the interaural level difference (ILD), cos/sin
+  of the IPD, the interaural coherence (high for a direct sound, low in reverberation: the cue for
+  distance), and the generalized cross-correlation with phase transform (GCC-PHAT) over interaural
+  lags of -bands/2 .. bands/2 - 1 samples, laid along the band axis: its peak is the interaural time
+  difference of the strongest source in each frame, whatever its spectrum.
+
+Band phases and coherence come from the band's summed cross-spectrum, so each bin counts by its energy
+and bins that hold only noise do not scramble a band. Coherence is averaged over COHERENCE_FRAMES
+frames as well, so a one-bin band still measures it.
+
+Levels are normalised per clip (0 dB at the clip's loudest band of either ear), which keeps the level
+difference between the ears but makes the features blind to the recording's overall gain.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 import torchaudio.functional
 from torch import nn
 
 DYNAMIC_RANGE_DB = 80.0
+COHERENCE_FRAMES = 5
+GCC_SCALE = 4.0  # a clean single source peaks at 1/4 of this; reverberant ones far lower
+MAPS = {"paper": 4, "binaural": 7}
 
 
 class BinauralFeatures(nn.Module):
-    def __init__(self, sample_rate: int, n_fft: int, hop: int, n_mels: int, f_min: float, f_max: float):
+    def __init__(self, sample_rate: int, n_fft: int, hop: int, n_mels: int, f_min: float, f_max: float, kind: str = "paper"):
         super().__init__()
-        self.n_fft, self.hop = n_fft, hop
+        if kind not in MAPS:
+            raise ValueError(f"unknown feature set {kind!r}")
+        self.n_fft, self.hop, self.n_mels, self.kind = n_fft, hop, n_mels, kind
         mel = torchaudio.functional.melscale_fbanks(n_fft // 2 + 1, f_min, f_max, n_mels, sample_rate, norm="slaney", mel_scale="slaney")
         self.register_buffer("mel", mel, persistent=False)  # (freqs, mels)
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
 
+    @property
+    def maps(self) -> int:
+        return MAPS[self.kind]
+
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        """(batch, 2, samples) float audio -> (batch, 4, mels, frames) features."""
+        """(batch, 2, samples) float audio -> (batch, maps, mels, frames) features."""
         batch, ears, samples = audio.shape
         spec = torch.stft(audio.reshape(batch * ears, samples).float(), self.n_fft, self.hop, window=self.window, return_complex=True)
         spec = spec.reshape(batch, ears, *spec.shape[-2:])  # (batch, 2, freqs, frames)
@@ -39,4 +60,28 @@ class BinauralFeatures(nn.Module):
         real = torch.einsum("bft,fm->bmt", cross.real, self.mel)
         imag = torch.einsum("bft,fm->bmt", cross.imag, self.mel)
         magnitude = torch.sqrt(real.square() + imag.square()).clamp_min(1e-12)
-        return torch.stack([level[:, 0], level[:, 1], real / magnitude, imag / magnitude], dim=1)
+        cos, sin = real / magnitude, imag / magnitude
+        if self.kind == "paper":
+            return torch.stack([level[:, 0], level[:, 1], cos, sin], dim=1)
+        ild = level[:, 0] - level[:, 1]
+        coherence = _coherence(real, imag, power)
+        gcc = _gcc_phat(cross, self.n_fft, self.n_mels)
+        return torch.stack([level[:, 0], level[:, 1], ild, cos, sin, coherence, gcc], dim=1)
+
+
+def _coherence(real: torch.Tensor, imag: torch.Tensor, power: torch.Tensor) -> torch.Tensor:
+    """|E[L R*]| / sqrt(E|L|^2 E|R|^2) per band, the expectations over the band's bins and a few frames."""
+    def smooth(x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool1d(x.flatten(0, -2)[:, None], COHERENCE_FRAMES, 1, COHERENCE_FRAMES // 2, count_include_pad=False).reshape(x.shape)
+
+    cross = torch.sqrt(smooth(real).square() + smooth(imag).square())
+    energy = torch.sqrt(smooth(power[:, 0]) * smooth(power[:, 1])).clamp_min(1e-20)
+    return (cross / energy).clamp(0.0, 1.0) * 2 - 1  # [-1, 1]
+
+
+def _gcc_phat(cross: torch.Tensor, n_fft: int, lags: int) -> torch.Tensor:
+    """GCC-PHAT (batch, lags, frames): row i holds how well the left ear leads the right by i - lags/2 samples."""
+    whitened = cross / cross.abs().clamp_min(1e-12)
+    correlation = torch.fft.irfft(whitened, n=n_fft, dim=1)  # index k: the right ear leads by k samples
+    leads = torch.arange(lags, device=cross.device) - lags // 2
+    return correlation[:, (-leads) % n_fft] * GCC_SCALE

@@ -14,6 +14,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -33,6 +34,12 @@ class EncoderDims:
     n_mels: int = field(default=128, metadata={"help": "mel bands (a multiple of patch_mels)", "range": (16, 512)})
     f_min: float = field(default=50.0, metadata={"help": "lowest mel frequency (Hz)", "range": (0, 1000)})
     f_max: float = field(default=14000.0, metadata={"help": "highest mel frequency (Hz)", "range": (1000, 96000)})
+    features: Literal["paper", "binaural"] = field(default="paper", metadata={
+        "help": "front end: paper (per-ear log-mel, IPD cos/sin) or binaural (+ ILD, interaural coherence, GCC-PHAT lags)"})
+    stem: Literal["patches", "cnn"] = field(default="patches", metadata={
+        "help": "how maps become tokens: patches (a ViT's patch embedding) or cnn (conv blocks, one token per patch_frames frames)"})
+    stem_channels: tuple[int, ...] = field(default=(24, 48, 96, 96), metadata={
+        "help": "cnn stem: channels of each conv block (each halves the bands)", "range": (1, 1024)})
     patch_mels: int = field(default=16, metadata={"help": "patch height in mel bands (n_mels: one patch spans the whole spectrum)", "range": (1, 512)})
     patch_frames: int = field(default=16, metadata={"help": "patch width in STFT frames", "range": (1, 256)})
     width: int = field(default=768, metadata={"help": "transformer width", "range": (16, 4096)})
@@ -51,12 +58,20 @@ class EncoderDims:
 
     @property
     def grid(self) -> tuple[int, int]:
-        """Patches along mel bands and along frames."""
+        """Tokens along mel bands and along frames."""
         frames = self.clip_samples // self.hop + 1
+        if self.stem == "cnn":
+            return 1, frames // self.patch_frames
         return self.n_mels // self.patch_mels, frames // self.patch_frames
 
     def check(self) -> None:
-        if self.n_mels % self.patch_mels:
+        if self.stem == "cnn":
+            blocks = len(self.stem_channels)
+            if self.n_mels % 2**blocks:
+                raise BatError(f"model.n_mels {self.n_mels} does not halve {blocks} times (one per model.stem_channels block)")
+            if self.patch_frames & (self.patch_frames - 1) or self.patch_frames > 2**blocks:
+                raise BatError(f"model.patch_frames {self.patch_frames}: the cnn stem needs a power of 2 up to {2**blocks}")
+        elif self.n_mels % self.patch_mels:
             raise BatError(f"model.n_mels {self.n_mels} is not a multiple of model.patch_mels {self.patch_mels}")
         if self.width % self.heads:
             raise BatError(f"model.width {self.width} does not divide by model.heads {self.heads}")
@@ -82,10 +97,12 @@ class SpatialEncoder(nn.Module):
         super().__init__()
         dims.check()
         self.dims, self.labels = dims, list(labels)
-        self.features = BinauralFeatures(dims.sample_rate, dims.n_fft, dims.hop, dims.n_mels, dims.f_min, dims.f_max)
-        self.fuse = nn.Sequential(nn.Conv2d(4, 16, 3, padding=1), nn.GELU())
-        patch = (dims.patch_mels, dims.patch_frames)
-        self.patchify = nn.Conv2d(16, dims.width, patch, stride=patch)
+        self.features = BinauralFeatures(dims.sample_rate, dims.n_fft, dims.hop, dims.n_mels, dims.f_min, dims.f_max, dims.features)
+        if dims.stem == "cnn":
+            self.stem = conv_stem(self.features.maps, dims)
+        else:
+            patch = (dims.patch_mels, dims.patch_frames)
+            self.stem = nn.Sequential(nn.Conv2d(self.features.maps, 16, 3, padding=1), nn.GELU(), nn.Conv2d(16, dims.width, patch, stride=patch))
         rows, cols = dims.grid
         self.position = nn.Parameter(torch.randn(1, rows * cols, dims.width) * 0.02)
         self.slot_queries = nn.Parameter(torch.randn(1, dims.slots, dims.width) * 0.02)
@@ -100,8 +117,8 @@ class SpatialEncoder(nn.Module):
         """(batch, 2, clip_samples) -> tokens (batch, slots + patches, width): the slots first."""
         maps = self.features(audio)
         rows, cols = self.dims.grid
-        maps = maps[..., : rows * self.dims.patch_mels, : cols * self.dims.patch_frames]
-        patches = self.patchify(self.fuse(maps)).flatten(2).transpose(1, 2) + self.position
+        maps = maps[..., : rows * self.dims.patch_mels if self.dims.stem == "patches" else None, : cols * self.dims.patch_frames]
+        patches = self.stem(maps).flatten(2).transpose(1, 2) + self.position
         tokens = torch.cat([self.slot_queries.expand(len(audio), -1, -1), patches], dim=1)
         return self.transformer(tokens)
 
@@ -111,6 +128,30 @@ class SpatialEncoder(nn.Module):
 
     def forward(self, audio: torch.Tensor) -> SlotOutputs:
         return self.read_slots(self.encode(audio))
+
+
+class Tokens(nn.Module):
+    """(batch, channels, bands, frames) -> (batch, width, 1, frames): every band's channels of a frame in one token."""
+
+    def __init__(self, channels: int, bands: int, width: int):
+        super().__init__()
+        self.project = nn.Linear(channels * bands, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, channels, bands, frames = x.shape
+        return self.project(x.reshape(batch, channels * bands, frames).transpose(1, 2)).transpose(1, 2)[:, :, None]
+
+
+def conv_stem(maps: int, dims: EncoderDims) -> nn.Sequential:
+    """Conv blocks (3x3 conv, batch norm, GELU, pooling) as in DCASE SELD systems: each block halves the
+    bands, the first log2(patch_frames) blocks halve the frames too; then one token per frame."""
+    layers, channels = [], maps
+    time_pools = dims.patch_frames.bit_length() - 1
+    for block, out in enumerate(dims.stem_channels):
+        layers += [nn.Conv2d(channels, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.GELU(),
+                   nn.AvgPool2d((2, 2 if block < time_pools else 1))]
+        channels = out
+    return nn.Sequential(*layers, Tokens(channels, dims.n_mels // 2 ** len(dims.stem_channels), dims.width))
 
 
 MODEL_FILES = ("config.json", "model.safetensors", "labels.txt")

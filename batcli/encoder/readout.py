@@ -36,24 +36,28 @@ class Targets:
     azimuth_deg: torch.Tensor
     elevation_deg: torch.Tensor
     distance_m: torch.Tensor
+    distance_known: torch.Tensor  # (batch, slots) bool: false in a free field, where no cue tells distance
 
     def to(self, device) -> Targets:
-        return Targets(*(t.to(device) for t in (self.mask, self.label, self.azimuth_deg, self.elevation_deg, self.distance_m)))
+        return Targets(*(t.to(device) for t in (self.mask, self.label, self.azimuth_deg, self.elevation_deg, self.distance_m, self.distance_known)))
 
 
 def make_targets(sources: list[list[dict]], labels: list[str], slots: int) -> Targets:
-    """Targets for a batch from per-clip lists of sources (label, azimuth_deg, elevation_deg, distance_m)."""
+    """Targets for a batch from per-clip lists of sources (label, azimuth_deg, elevation_deg, distance_m,
+    and `anechoic`: true where the source sounds in a free field)."""
     index = {label: i for i, label in enumerate(labels)}
     batch = len(sources)
     mask = torch.zeros(batch, slots, dtype=torch.bool)
+    known = torch.ones(batch, slots, dtype=torch.bool)
     label = torch.zeros(batch, slots, dtype=torch.long)
     values = torch.zeros(3, batch, slots)
     for b, clip in enumerate(sources):
         for s, source in enumerate(clip[:slots]):
             mask[b, s] = True
+            known[b, s] = not source.get("anechoic", False)
             label[b, s] = index[source["label"]]
             values[:, b, s] = torch.tensor([source["azimuth_deg"], source["elevation_deg"], source["distance_m"]])
-    return Targets(mask, label, values[0], values[1], values[2])
+    return Targets(mask, label, values[0], values[1], values[2], known)
 
 
 def bin_centres(dims: EncoderDims) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -87,6 +91,8 @@ def slot_loss(outputs: SlotOutputs, targets: Targets, dims: EncoderDims) -> tupl
         ("distance", targets.distance_m, distance_centres, None),
     ):
         target = _soft_target(values, centres, float(centres[1] - centres[0]), period)  # (batch, source, bins)
+        if name == "distance":  # in a free field the model should learn to say it cannot tell: a flat distribution
+            target = torch.where(targets.distance_known[..., None], target, torch.full_like(target, 1.0 / target.shape[-1]))
         costs[name] = -torch.einsum("bkn,bjn->bkj", log[name], target)
     total = costs["class"] + DIRECTION_WEIGHT * (costs["azimuth"] + costs["elevation"]) + costs["distance"]
 

@@ -60,7 +60,7 @@ class EncoderTrainConfig:
     threshold: float = field(default=0.5, metadata={"help": "presence probability at which a slot counts as a source in validation", "range": (0, 1)})
 
 
-def train(config: EncoderTrainConfig, data: list[Path], out_dir: Path, responses: Path | None = None, val: list[Path] | None = None,
+def train(config: EncoderTrainConfig, data: list[Path], out_dir: Path, responses: list[Path] = (), val: list[Path] | None = None,
           device: str = "auto", resume: bool = False, until: int | None = None) -> dict:
     rank, world = start_distributed()
     device = pick_device(device)
@@ -94,7 +94,7 @@ def train(config: EncoderTrainConfig, data: list[Path], out_dir: Path, responses
     trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
     examples = Examples(clips, dims.sample_rate, dims.clip_samples, config.seed, responses, config.data.mixed_per_epoch,
-                        swap_ears=config.data.swap_ears, band_limit=config.data.band_limit)
+                        swap_ears=config.data.swap_ears, band_limit=config.data.band_limit, head=config.data.head)
     batches = iter(_loader(examples, config, EpochSampler(len(examples), config.seed, step * config.data.batch_size, config.data.batch_size, rank, world)))
     validation = Examples(val_clips, dims.sample_rate, dims.clip_samples, config.seed, random_crop=False)
     last = min(config.optim.steps, until or config.optim.steps)

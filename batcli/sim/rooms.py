@@ -177,16 +177,21 @@ def _late_tail(room: Room, hrtf: HRTF, rng: np.random.Generator, length: int, st
 
 
 def _shaped_diffuse_noise(hrtf: HRTF, rng: np.random.Generator, num_samples: int) -> np.ndarray:
-    """White noise through the diffuse-field filters: per-sample power is the direction-averaged HRIR energy.
+    """White noise through the diffuse-field filters: per-sample power is the direction-averaged HRIR energy."""
+    return scipy.fft.irfft(diffuse_noise_spectrum(hrtf, rng, num_samples), n=num_samples, axis=-1)
+
+
+def diffuse_noise_spectrum(hrtf: HRTF, rng: np.random.Generator, num_samples: int) -> np.ndarray:
+    """The (2, num_samples // 2 + 1) spectrum of `num_samples` of diffuse binaural noise (circular).
 
     Made in the frequency domain: the spectrum of white Gaussian noise is itself white complex
     Gaussian noise, so drawing it there and shaping it is the same as filtering white noise
-    (circularly), at the cost of two inverse FFTs.
+    (circularly), at the cost of the inverse FFTs.
     """
     a, b, c = _diffuse_spectra(hrtf, num_samples)
     white = rng.standard_normal((2, 2, a.size)) * np.sqrt(num_samples / 2)
     n1, n2 = white[:, 0] + 1j * white[:, 1]
-    return scipy.fft.irfft(np.stack([a * n1, b * n1 + c * n2]), n=num_samples, axis=-1)
+    return np.stack([a * n1, b * n1 + c * n2])
 
 
 @lru_cache(maxsize=8)

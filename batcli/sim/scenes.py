@@ -128,47 +128,6 @@ def finish_mix(rng: np.random.Generator, mix: np.ndarray, hrtf: HRTF, config: Sc
     return mix.astype(np.float32), {"noise": noise, "gain_db": round(gain_db, 3)}
 
 
-def mix_responses(
-    rng: np.random.Generator,
-    library: SoundLibrary,
-    hrtf: HRTF,
-    bank: list[tuple[np.ndarray, dict]],
-    config: SceneConfig,
-    sample_rate: int,
-    num_samples: int,
-) -> tuple[np.ndarray, list[dict]]:
-    """A new scene from a bank of ready room responses (response, its record): 1-2 sounds of different
-    classes, each convolved with a response, at least `min_separation_deg` apart.
-
-    Cheap enough to run for every training example, so that every epoch hears new scenes.
-    Returns the (2, samples) float32 mix and its sources (label, direction, distance, timing).
-    """
-    count = 2 if rng.random() < config.two_source_fraction and len(library.labels) > 1 else 1
-    labels = [library.labels[i] for i in rng.choice(len(library.labels), size=count, replace=False)]
-    chosen: list[dict] = []
-    mix = np.zeros((2, num_samples), dtype=np.float64)
-    sources = []
-    for label in labels:
-        for _ in range(100):
-            response, where = bank[int(rng.integers(len(bank)))]
-            if all(great_circle_deg(where["azimuth_deg"], where["elevation_deg"], c["azimuth_deg"], c["elevation_deg"]) >= config.min_separation_deg for c in chosen):
-                break
-        chosen.append(where)
-        event = draw_event(rng, library, label, config, sample_rate, num_samples)
-        add_event(mix, event, response)
-        onset_s, offset_s = event.timing_s(sample_rate)
-        sources.append({
-            "label": label,
-            "azimuth_deg": where["azimuth_deg"],
-            "elevation_deg": where["elevation_deg"],
-            "distance_m": where["distance_m"],
-            "onset_s": round(onset_s, 4),
-            "offset_s": round(offset_s, 4),
-        })
-    mix, _ = finish_mix(rng, mix, hrtf, config)
-    return mix, sources
-
-
 def place_sources(rng, room: Room, hrtf: HRTF, room_config: RoomConfig, config: SceneConfig, count: int, tries: int = 200):
     """Directions and distances of `count` sources, each inside the room (in a free field: anywhere),
     away from the walls and at least `min_separation_deg` apart.
@@ -207,9 +166,9 @@ def _timing(rng, config: SceneConfig, sample_rate: int, num_samples: int) -> tup
     return int(rng.integers(0, num_samples - length + 1)), length
 
 
-def render_response(rng: np.random.Generator, hrtf: HRTF, room_config: RoomConfig, config: SceneConfig) -> tuple[np.ndarray, dict]:
-    """One room response for the bank: a random room and source position, (2, taps) float32 BRIR."""
-    room, [(azimuth, elevation, distance, position)] = place_sources(rng, draw_room(rng, room_config), hrtf, room_config, config, 1)
+def render_response(rng: np.random.Generator, hrtf: HRTF, room_config: RoomConfig, config: SceneConfig, room: Room | None = None) -> tuple[np.ndarray, dict]:
+    """One room response for the bank: a source position in `room` (default: a random room), (2, taps) float32 BRIR."""
+    room, [(azimuth, elevation, distance, position)] = place_sources(rng, room or draw_room(rng, room_config), hrtf, room_config, config, 1)
     response = binaural_response(room, hrtf, position, rng, room_config.early_ms)
     record = {
         "azimuth_deg": round(azimuth, 3),

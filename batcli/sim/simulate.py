@@ -34,10 +34,10 @@ from ..records import atomic_write, load_jsonl, write_jsonl
 from .hrtf import HRTF, load_hrtf
 from .library import SoundConfig, SoundLibrary, load_library
 from .questions import QuestionConfig, generate_questions
-from .rooms import RoomConfig
+from .rooms import RoomConfig, draw_room
 from .scenes import SceneConfig, render_response, render_scene
 
-CLIP_STREAM, RESPONSE_STREAM = 0, 1
+CLIP_STREAM, RESPONSE_STREAM, ROOM_STREAM = 0, 1, 2
 
 
 @dataclass
@@ -45,6 +45,7 @@ class SimulateConfig:
     seed: int = field(default=0, metadata={"help": "seed of every random draw", "range": (0, 2**63 - 1)})
     num_clips: int = field(default=1000, metadata={"help": "clips in the whole data set (all shards)", "range": (0, 10**8)})
     responses: int = field(default=0, metadata={"help": "room responses to write to the bank as well", "range": (0, 10**8)})
+    responses_per_room: int = field(default=1, metadata={"help": "bank responses that share one room and listener (source positions in it)", "range": (1, 1000)})
     split: Literal["train", "test"] = field(default="train", metadata={"help": "which phrasings and which user sound files to use"})
     shard: str = field(default="1/1", metadata={"help": "K/N: render the K-th of N equal parts of the index range"})
     sample_rate: int = field(default=32000, metadata={"help": "output sample rate (Hz)", "range": (8000, 192000)})
@@ -152,9 +153,11 @@ def _render_job(job: tuple[str, int]) -> tuple[str, int]:
         questions = generate_questions(scene, np.random.default_rng(question_seed), config.split, _worker["library"].labels, config.questions)
         part = {"scene": scene, "questions": questions}
     else:
-        response, fields = render_response(rng, _worker["hrtf"], config.room, config.scene)
+        room_id = index // config.responses_per_room
+        room = draw_room(np.random.default_rng([config.seed, ROOM_STREAM, room_id]), config.room)
+        response, fields = render_response(rng, _worker["hrtf"], config.room, config.scene, room)
         save_response(out_dir / "responses" / f"{name}.safetensors", response, config.sample_rate)
-        part = {"response": {"response": f"responses/{name}.safetensors", "sample_rate": config.sample_rate, **fields}}
+        part = {"response": {"response": f"responses/{name}.safetensors", "sample_rate": config.sample_rate, "room_id": room_id, **fields}}
     with atomic_write(_part_path(out_dir, kind, index)) as stream:
         json.dump(part, stream, ensure_ascii=False)
     return job

@@ -48,3 +48,45 @@ def test_silence_gives_finite_constant_features():
     maps = features()(torch.zeros(1, 2, RATE))
     assert torch.isfinite(maps).all()
     assert maps[0, 0].std() == 0
+
+
+def binaural():
+    return BinauralFeatures(RATE, n_fft=512, hop=160, n_mels=32, f_min=50.0, f_max=7600.0, kind="binaural")
+
+
+def test_binaural_maps_give_a_positive_level_difference_and_time_lead_for_a_source_on_the_left():
+    from batcli.sim.hrtf import load_hrtf
+
+    hrtf = load_hrtf("kemar", RATE)
+    left_hrir = hrtf.irs[hrtf.nearest(np.array([0.0, 1.0, 0.0]))]  # straight to the left
+    signal = noise(seconds=1.0).numpy()
+    ears = np.stack([np.convolve(signal, ir)[: RATE] for ir in left_hrir])
+    maps = binaural()(torch.from_numpy(ears).float()[None])
+    assert maps.shape == (1, 7, 32, RATE // 160 + 1)
+    ild, sin, gcc = maps[0, 2], maps[0, 4], maps[0, 6]
+    assert ild.mean() > 0.1  # the left ear is louder (0.1 is 4 dB)
+    assert sin[:6].mean() > 0.3  # and leads in phase at low frequency
+    lead = int(gcc.mean(-1).argmax()) - 16  # and in time: GCC-PHAT peaks at a lead of 0.5-0.9 ms
+    assert 8 <= lead <= 15
+    mirrored = binaural()(torch.from_numpy(ears[::-1].copy()).float()[None])
+    assert mirrored[0, 2].mean() < -0.1 and int(mirrored[0, 6].mean(-1).argmax()) - 16 == -lead
+
+
+def test_coherence_falls_as_the_room_gets_more_reverberant():
+    from dataclasses import replace
+
+    from batcli.sim.hrtf import load_hrtf
+    from batcli.sim.rooms import RoomConfig, binaural_response, draw_room
+
+    hrtf = load_hrtf("kemar", RATE)
+    signal = noise(seconds=1.5).numpy()
+    coherence = []
+    for rt60 in (0.0, 0.3, 1.2):
+        config = RoomConfig(anechoic_fraction=1.0 if rt60 == 0 else 0.0, size_min_m=(10, 8, 3), size_max_m=(10, 8, 3), rt60_s=(max(rt60, 0.1),) * 2)
+        room = replace(draw_room(np.random.default_rng(0), config), listener_m=np.array([4.0, 4.0, 1.5]), listener_yaw_deg=0.0)
+        source = room.to_room(np.array([3.0, 1.0, 0.0]))  # 3 m ahead, a little to the left
+        response = binaural_response(room, hrtf, source, np.random.default_rng(1), config.early_ms)
+        ears = np.stack([np.convolve(signal, ir)[RATE // 2 : RATE // 2 + RATE] for ir in response])
+        coherence.append(float(binaural()(torch.from_numpy(ears).float()[None])[0, 5].mean()))
+    assert coherence[0] > coherence[1] > coherence[2]
+    assert coherence[0] > 0.6 and coherence[2] < coherence[0] - 0.3

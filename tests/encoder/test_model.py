@@ -48,3 +48,24 @@ def test_a_folder_that_is_not_a_model_is_named(tmp_path):
 def test_inconsistent_dimensions_are_refused(change, message):
     with pytest.raises(BatError, match=message):
         SpatialEncoder(EncoderDims(**{**DIMS.__dict__, **change}), LABELS)
+
+
+def test_the_cnn_stem_gives_one_token_per_patch_frames_frames():
+    dims = EncoderDims(sample_rate=16000, clip_s=1.0, n_fft=512, hop=160, n_mels=32, f_max=7600.0, width=32, depth=1, heads=2,
+                       features="binaural", stem="cnn", stem_channels=(8, 8, 16), patch_frames=4)
+    model = SpatialEncoder(dims, LABELS).eval()
+    tokens = model.encode(torch.randn(2, 2, dims.clip_samples) * 0.1)
+    assert dims.grid == (1, 101 // 4)
+    assert tokens.shape == (2, dims.slots + 25, 32)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"n_mels": 36}, "does not halve"),
+    ({"patch_frames": 3}, "power of 2"),
+    ({"patch_frames": 16}, "power of 2"),
+])
+def test_a_cnn_stem_that_does_not_fit_the_bands_or_frames_is_refused(change, message):
+    dims = EncoderDims(sample_rate=16000, clip_s=1.0, n_fft=512, hop=160, f_max=7600.0, width=32, depth=1, heads=2,
+                       stem="cnn", stem_channels=(8, 8, 16), **{"n_mels": 32, "patch_frames": 4, **change})
+    with pytest.raises(BatError, match=message):
+        SpatialEncoder(dims, LABELS)

@@ -82,3 +82,14 @@ def test_an_unmatched_slot_learns_to_be_absent():
     both_present, both_parts = slot_loss(outputs_for(source, [True, True]), targets, DIMS)
     assert both_parts["presence"] > parts["presence"] + 1
     assert both_present > one_present
+
+
+def test_in_a_free_field_a_flat_distance_costs_less_than_any_guess():
+    """Distance cannot be heard without a room: the loss teaches the model to say so (a flat distribution)."""
+    source = {"label": "dog", "azimuth_deg": 60.0, "elevation_deg": 0.0, "distance_m": 2.0}
+    guess = outputs_for([("dog", 60.0, 0.0, 2.0), ("rain", 0.0, 0.0, 1.0)], [True, False])
+    flat = SlotOutputs(guess.presence, guess.classes, guess.azimuth, guess.elevation, torch.zeros_like(guess.distance))
+    for anechoic, better in ((True, flat), (False, guess)):
+        targets = make_targets([[{**source, "anechoic": anechoic}]], LABELS, 2)
+        worse = guess if better is flat else flat
+        assert slot_loss(better, targets, DIMS)[1]["distance"] < slot_loss(worse, targets, DIMS)[1]["distance"]

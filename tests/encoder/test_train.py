@@ -48,7 +48,7 @@ def test_a_run_folder_is_not_overwritten_and_resumes_only_with_its_config(scenes
 
 def test_mixed_scenes_use_the_bank_directions_and_change_every_epoch(scenes_dir):
     clips, _ = read_clips([scenes_dir])
-    examples = Examples(clips, RATE, RATE, seed=1, bank=scenes_dir, mixed_per_epoch=5)
+    examples = Examples(clips, RATE, RATE, seed=1, banks=[scenes_dir], mixed_per_epoch=5)
     assert len(examples) == len(clips) + 5
     bank = [json.loads(line) for line in (scenes_dir / "responses.jsonl").read_text().splitlines()]
     audio, sources = examples[(0, len(clips))]
