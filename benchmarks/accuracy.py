@@ -28,9 +28,8 @@ def bat(*args: str, stdin: str | None = None) -> str:
 
 def both_found(localized: Path, scenes: Path) -> float:
     """Share of two-source clips for which two sources are reported."""
-    counts = {json.loads(line)["audio"]: len(json.loads(line)["sources"]) for line in scenes.read_text().splitlines()}
-    reported = [len(json.loads(line)["sources"]) for line in localized.read_text().splitlines()
-                if counts.get(str(Path(json.loads(line)["audio"]).relative_to(scenes.parent))) == 2]
+    two = {str(scenes.parent / r["audio"]) for r in map(json.loads, scenes.read_text().splitlines()) if len(r["sources"]) == 2}
+    reported = [len(r["sources"]) for r in map(json.loads, localized.read_text().splitlines()) if r["audio"] in two]
     return round(sum(n >= 2 for n in reported) / max(len(reported), 1), 4)
 
 

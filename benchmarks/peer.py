@@ -38,6 +38,8 @@ class Peer:
         self.phase = np.conj(cross / np.maximum(np.abs(cross), 1e-12))  # (M, F)
         self.bands = np.array_split(np.arange(self.bins.sum()), 24)
         self.ild = np.stack([self._band_ild(np.abs(spectra[:, 0]) ** 2, np.abs(spectra[:, 1]) ** 2, band) for band in self.bands], -1)
+        az, el = self.hrtf.azimuth_deg, self.hrtf.elevation_deg
+        self.neighbours = (great_circle_deg(az[:, None], el[:, None], az[None], el[None]) <= 15.0).astype(np.float64)  # (M, M)
 
     @staticmethod
     def _band_ild(left: np.ndarray, right: np.ndarray, band: np.ndarray) -> np.ndarray:
@@ -63,9 +65,7 @@ class Peer:
         votes = np.zeros(len(self.hrtf.irs))
         np.add.at(votes, score[loud].argmax(-1), np.sqrt(energy[loud]))
         az, el = self.hrtf.azimuth_deg, self.hrtf.elevation_deg
-        # smooth the votes over neighbouring directions (within 15 deg), then take the modes
-        near = great_circle_deg(az[:, None], el[:, None], az[None], el[None]) <= 15.0
-        support = near.astype(np.float64) @ votes
+        support = self.neighbours @ votes  # the votes smoothed over directions within 15 deg, then the modes
         sources = []
         for index in np.argsort(-support):
             if support[index] <= 0 or (sources and support[index] < SECOND_SOURCE_SHARE * sources[0]["score"]):

@@ -110,7 +110,8 @@ class Examples(torch.utils.data.Dataset):
         self.clips, self.sample_rate, self.clip_samples, self.seed = clips, sample_rate, clip_samples, seed
         self.banks, self.mixed_per_epoch, self.random_crop = list(banks), mixed_per_epoch if banks else 0, random_crop
         self.swap_ears, self.band_limit, self.head = swap_ears, band_limit, head
-        self.bank_config = [bank_config(bank, sample_rate) for bank in self.banks][0] if self.banks else None
+        configs = [bank_config(bank, sample_rate) for bank in self.banks]  # every bank checked, the first one's scene draws used
+        self.bank_config = configs[0] if configs else None
         self._mixing = None
 
     def __len__(self) -> int:

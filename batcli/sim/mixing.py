@@ -26,7 +26,7 @@ from ..geometry import great_circle_deg
 from .hrtf import HRTF
 from .library import SoundLibrary
 from .rooms import diffuse_noise_spectrum
-from .scenes import SceneConfig, draw_event
+from .scenes import SceneConfig, draw_event, limit_peak
 
 COLOURING_KNOTS = 10  # log-spaced frequencies between 100 Hz and Nyquist where the random gains are drawn
 
@@ -84,12 +84,13 @@ def colouring(rng: np.random.Generator, variation: HeadVariation, frequencies: n
 
 def pick_positions(rng: np.random.Generator, bank: ResponseBank, count: int, min_separation_deg: float) -> list[int]:
     """`count` bank indices, at least `min_separation_deg` apart, from one room when it holds enough of them."""
+    def apart(i: int) -> bool:
+        return all(great_circle_deg(bank.records[i]["azimuth_deg"], bank.records[i]["elevation_deg"],
+                                    bank.records[c]["azimuth_deg"], bank.records[c]["elevation_deg"]) >= min_separation_deg for c in chosen)
+
     room = bank.rooms[int(rng.integers(len(bank.rooms)))]
     chosen = [room[int(rng.integers(len(room)))]]
     while len(chosen) < count:
-        def apart(i: int) -> bool:
-            return all(great_circle_deg(bank.records[i]["azimuth_deg"], bank.records[i]["elevation_deg"],
-                                        bank.records[c]["azimuth_deg"], bank.records[c]["elevation_deg"]) >= min_separation_deg for c in chosen)
         candidates = [i for i in room if i not in chosen and apart(i)]
         if candidates:
             chosen.append(candidates[int(rng.integers(len(candidates)))])
@@ -140,6 +141,5 @@ def mix_responses(rng: np.random.Generator, library: SoundLibrary, hrtf: HRTF, b
         noise = diffuse_noise_spectrum(hrtf, rng, size).astype(np.complex64)
         power = lambda x: float(np.sum(x.real**2 + x.imag**2))  # noqa: E731  (Parseval: the ratio of two powers)
         spectrum += noise * np.float32(np.sqrt(power(spectrum) / max(power(noise), 1e-30) / 10 ** (snr_db / 10)))
-    mix = scipy.fft.irfft(spectrum, size, axis=-1)[:, :num_samples]
-    peak = float(np.abs(mix).max())
-    return (mix * min(1.0, 0.99 / max(peak, 1e-12))).astype(np.float32), sources
+    mix, _ = limit_peak(scipy.fft.irfft(spectrum, size, axis=-1)[:, :num_samples])
+    return mix.astype(np.float32), sources

@@ -122,10 +122,15 @@ def finish_mix(rng: np.random.Generator, mix: np.ndarray, hrtf: HRTF, config: Sc
         signal_power = float(np.mean(mix**2))
         mix = mix + diffuse_noise(hrtf, rng, mix.shape[1]) * np.sqrt(signal_power / 10 ** (snr_db / 10))
         noise = {"kind": "diffuse", "snr_db": round(snr_db, 2)}
+    mix, gain_db = limit_peak(mix)
+    return mix.astype(np.float32), {"noise": noise, "gain_db": round(gain_db, 3)}
+
+
+def limit_peak(mix: np.ndarray) -> tuple[np.ndarray, float]:
+    """The mix turned down, where needed, so its peak stays at 0.99 of full scale, and the gain in dB."""
     peak = float(np.abs(mix).max())
     gain_db = 0.0 if peak <= 0.99 else 20 * np.log10(0.99 / peak)
-    mix = mix * 10 ** (gain_db / 20)
-    return mix.astype(np.float32), {"noise": noise, "gain_db": round(gain_db, 3)}
+    return mix * 10 ** (gain_db / 20), gain_db
 
 
 def place_sources(rng, room: Room, hrtf: HRTF, room_config: RoomConfig, config: SceneConfig, count: int, tries: int = 200):
