@@ -49,8 +49,8 @@ $(HRTFS)/example_sofa_1.sofa $(HRTFS)/example_sofa_2.sofa:
 	cd $(HRTFS) && $(PYTHON) -m zipfile -e spatialaudiometrics-0.1.2-py3-none-any.whl . && mv spatialaudiometrics/example_sofa_*.sofa .
 
 # The encoder meant to replace the shipped one (issue 12): response banks of 2000 KEMAR rooms and 1000
-# rooms heard through a second head, scenes mixed from them on the fly, the `cpu` preset (4000 steps,
-# about 3 hours on 2 cores; checkpointed: rerun `make encoder-cpu` to resume an interrupted run).
+# rooms heard through a second head, scenes mixed from them on the fly, the `cpu` preset (2600 steps,
+# about 2 hours on 2 cores; checkpointed: rerun `make encoder-cpu` to resume an interrupted run).
 ENCODER_CPU ?= build/encoder-cpu
 encoder-cpu: install $(HRTFS)/example_sofa_1.sofa
 	bat simulate tiny --num-clips 0 --seed 21 --set responses=6000 --set responses_per_room=3 -o $(ENCODER_CPU)/bank-kemar

@@ -118,7 +118,7 @@ def localization_metrics(pairs: list[tuple[dict, list[dict]]]) -> dict:
     clips by clip_scores for every class among the reference labels. Shares are fractions in [0, 1].
     """
     references = predictions = hits = 0
-    angles, distance_errors, left_right, front_back = [], [], [], []
+    angles, azimuth_errors, distance_errors, left_right, front_back = [], [], [], [], []
     for prediction, reference in pairs:
         predicted = prediction["sources"]
         references += len(reference)
@@ -127,6 +127,7 @@ def localization_metrics(pairs: list[tuple[dict, list[dict]]]) -> dict:
         for i, j, angle in match_sources(predicted, reference):
             p, r = predicted[i], reference[j]
             angles.append(angle)
+            azimuth_errors.append(abs((p["azimuth_deg"] - r["azimuth_deg"] + 180) % 360 - 180))
             distance_errors.append(abs(p["distance_m"] - r["distance_m"]))
             p_lateral, p_frontal, _ = plane_angles(p["azimuth_deg"], p["elevation_deg"])
             r_lateral, r_frontal, _ = plane_angles(r["azimuth_deg"], r["elevation_deg"])
@@ -142,6 +143,7 @@ def localization_metrics(pairs: list[tuple[dict, list[dict]]]) -> dict:
         "predictions": predictions,
         "map": mean_average_precision([clip_scores(p) for p, _ in pairs], [{s["label"] for s in r} for _, r in pairs]),
         "doa_mae_deg": _mean(angles),
+        "azimuth_mae_deg": _mean(azimuth_errors),
         "er20": _share(references - within, references),  # a reference without a match counts as an error
         "distance_mae_m": _mean(distance_errors),
         "der": _mean([error > DISTANCE_THRESHOLD_M for error in distance_errors]),

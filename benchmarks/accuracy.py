@@ -68,7 +68,7 @@ def main() -> None:
     target.parent.mkdir(exist_ok=True)
     target.write_text(json.dumps(results, indent=2) + "\n")
     print(f"{'localization':<24} {'1 source':>9} {'2 sources':>9} {'peer 1':>9} {'peer 2':>9}")
-    for key in ("map", "doa_mae_deg", "er20", "distance_mae_m", "der", "front_back_confusion", "left_right_confusion", "recall", "both_found"):
+    for key in ("map", "doa_mae_deg", "azimuth_mae_deg", "er20", "distance_mae_m", "der", "front_back_confusion", "left_right_confusion", "recall", "both_found"):
         cells = []
         for scores in (localization, peer_scores):
             for group in ("single_source", "two_source"):

@@ -30,6 +30,12 @@ def test_direction_error_is_the_great_circle_angle():
     assert localization_metrics([clip([source(10, 30)], [source(10, 0)])])["doa_mae_deg"] == pytest.approx(30)
 
 
+def test_azimuth_error_ignores_elevation_and_wraps_around():
+    assert localization_metrics([clip([source(10, 30)], [source(10, 0)])])["azimuth_mae_deg"] == pytest.approx(0)
+    assert localization_metrics([clip([source(350)], [source(20)])])["azimuth_mae_deg"] == pytest.approx(30)
+    assert localization_metrics([clip([source(0, 60)], [source(180, 60)])])["azimuth_mae_deg"] == pytest.approx(180)
+
+
 def test_matching_takes_the_assignment_with_the_least_total_angle():
     predicted, reference = [source(95), source(15)], [source(10), source(100)]
     assert sorted(match_sources(predicted, reference)) == [(0, 1, pytest.approx(5)), (1, 0, pytest.approx(5))]
@@ -135,6 +141,7 @@ def test_empty_input_gives_none_not_nan():
     for key in (
         "map",
         "doa_mae_deg",
+        "azimuth_mae_deg",
         "er20",
         "distance_mae_m",
         "der",
