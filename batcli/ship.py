@@ -1,9 +1,10 @@
-"""Copy a trained encoder and language model into the package as the shipped defaults, as float16.
+"""Copy a trained encoder or language model into the package as the shipped defaults, as float16.
 
-Usage: python -m batcli.ship ENCODER_RUN LLM_RUN DEST   (DEST: batcli/data; `make models` runs it)
+Usage: python -m batcli.ship encoder|llm RUN DEST   (DEST: batcli/data; `make models` runs it)
 
-Only what `bat localize` and `bat ask` read is copied: no checkpoint, cache or metrics. The language
-model is told to use the shipped encoder ("builtin"), which must be the one it was trained on.
+Only what `bat localize` and `bat ask` read is copied: no checkpoint, cache or metrics. A language
+model listens through the encoder it was trained on: when that is the shipped encoder it is told so
+("builtin"); otherwise a float16 copy of its own encoder ships inside its folder.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -25,31 +27,49 @@ def half(source: Path, target: Path) -> None:
     save_file({k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}, str(target))
 
 
-def ship(encoder_run: Path, llm_run: Path, dest: Path) -> None:
+def fresh_folder(folder: Path) -> Path:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def copy_encoder(encoder_run: Path, target: Path) -> None:
+    fresh_folder(target)
+    for name in ("config.json", "labels.txt"):
+        shutil.copy(encoder_run / name, target / name)
+    half(encoder_run / "model.safetensors", target / "model.safetensors")
+
+
+def ship_encoder(encoder_run: Path, dest: Path) -> None:
+    copy_encoder(encoder_run, dest / "encoder")
+
+
+def ship_llm(llm_run: Path, dest: Path) -> None:
     meta = json.loads((llm_run / "bat-llm.json").read_text(encoding="utf-8"))
     if meta["lm"]["weights"] != "full":
         raise BatError(f"{llm_run}: only a model with full weights can ship (LoRA needs its base model)")
+    encoder_run = dest / "encoder" if meta["encoder"] == "builtin" else llm_run / meta["encoder"]
     if meta["encoder_fingerprint"] != encoder_fingerprint(encoder_run):
         raise BatError(f"{llm_run} was not trained on the encoder in {encoder_run}")
-    encoder, llm = dest / "encoder", dest / "llm"
-    for folder in (encoder, llm):
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-    for name in ("config.json", "labels.txt"):
-        shutil.copy(encoder_run / name, encoder / name)
-    half(encoder_run / "model.safetensors", encoder / "model.safetensors")
+    with tempfile.TemporaryDirectory() as scratch:
+        copy_encoder(encoder_run, Path(scratch) / "encoder")
+        own_encoder = encoder_fingerprint(Path(scratch) / "encoder") != encoder_fingerprint(dest / "encoder")
+        llm = fresh_folder(dest / "llm")
+        if own_encoder:
+            shutil.copytree(Path(scratch) / "encoder", llm / "encoder")
     shutil.copytree(llm_run / "tokenizer", llm / "tokenizer")
     (llm / "lm").mkdir()
     for name in ("config.json", "generation_config.json"):
         shutil.copy(llm_run / "lm" / name, llm / "lm" / name)
     half(llm_run / "lm" / "model.safetensors", llm / "lm" / "model.safetensors")
     half(llm_run / "projector.safetensors", llm / "projector.safetensors")
-    meta.update(encoder="builtin", encoder_fingerprint=encoder_fingerprint(encoder))
+    heard_through = llm / "encoder" if own_encoder else dest / "encoder"
+    meta.update(encoder="encoder" if own_encoder else "builtin", encoder_fingerprint=encoder_fingerprint(heard_through))
     (llm / "bat-llm.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
+    if len(sys.argv) != 4 or sys.argv[1] not in ("encoder", "llm"):
         sys.exit(__doc__.strip().splitlines()[2])
     torch.set_num_threads(1)
-    ship(*map(Path, sys.argv[1:]))
+    {"encoder": ship_encoder, "llm": ship_llm}[sys.argv[1]](*map(Path, sys.argv[2:]))

@@ -95,14 +95,16 @@ def test_the_loss_covers_only_the_answer(questions_dir, encoder_dir, tmp_path):
 
 def test_shipping_copies_only_what_ask_reads_as_float16(questions_dir, encoder_dir, tmp_path):
     from batcli.encoder.model import load_model
-    from batcli.ship import ship
+    from batcli.ship import ship_encoder, ship_llm
 
     run = tmp_path / "run"
     train(config(), [questions_dir], encoder_dir, run, device="cpu")
-    ship(encoder_dir, run, tmp_path / "data")
     shipped = tmp_path / "data"
+    ship_encoder(encoder_dir, shipped)
+    ship_llm(run, shipped)
     assert sorted(p.name for p in (shipped / "encoder").iterdir()) == ["config.json", "labels.txt", "model.safetensors"]
     assert not (shipped / "llm" / "checkpoint.pt").exists() and not (shipped / "llm" / "cache").exists()
+    assert not (shipped / "llm" / "encoder").exists()  # it listens through the shipped encoder
     assert all(v.dtype == torch.float16 for v in load_file(str(shipped / "llm" / "projector.safetensors")).values())
     assert json.loads((shipped / "llm" / "bat-llm.json").read_text())["encoder"] == "builtin"
     original, copy = load_model(encoder_dir), load_model(shipped / "encoder")
@@ -112,6 +114,25 @@ def test_shipping_copies_only_what_ask_reads_as_float16(questions_dir, encoder_d
     tokens, heard = listen(copy, torch.zeros(1, 2, copy.dims.clip_samples))
     [answer] = model.answer(tokens, heard, ["where is the dog?"], 3)
     assert isinstance(answer, str)
+
+
+def test_a_language_model_trained_on_another_encoder_ships_with_its_own(questions_dir, encoder_dir, tmp_path):
+    from batcli.encoder.model import EncoderDims, SpatialEncoder, save_model
+    from batcli.ship import ship_encoder, ship_llm
+
+    run, other, shipped = tmp_path / "run", tmp_path / "other-encoder", tmp_path / "data"
+    train(config(), [questions_dir], encoder_dir, run, device="cpu")
+    torch.manual_seed(5)
+    save_model(SpatialEncoder(EncoderDims(sample_rate=16000, clip_s=1.0, n_fft=512, hop=160, n_mels=32, f_max=7600.0, width=32,
+                                          depth=1, heads=2), ["dog", "siren"]), other)
+    ship_encoder(other, shipped)
+    ship_llm(run, shipped)
+    assert json.loads((shipped / "llm" / "bat-llm.json").read_text())["encoder"] == "encoder"
+    assert (shipped / "llm" / "encoder" / "model.safetensors").is_file()
+    questions = list(read_question_file(str(questions_dir / "qa.jsonl")))[:2]
+    answerer = load_answerer(str(shipped / "llm"), "cpu")
+    assert answerer.encoder.labels != ["dog", "siren"]
+    assert len(list(ask(questions, answerer, max_tokens=3))) == 2
 
 
 def test_the_heard_words_layout_is_kept_with_the_model_and_an_older_one_is_refused(questions_dir, encoder_dir, tmp_path):
