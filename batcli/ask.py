@@ -36,6 +36,8 @@ def read_question_file(path: str) -> Iterator[dict]:
     for line, record in read_jsonl(path):
         if not isinstance(record.get("audio"), str) or not isinstance(record.get("question"), str):
             raise BatError(f"{name}:{line}: a question record needs \"audio\" and \"question\" strings")
+        if not record["question"].strip():
+            raise BatError(f"{name}:{line}: the question is empty")
         audio = record["audio"] if Path(record["audio"]).is_absolute() else str(folder / record["audio"])
         yield {**record, "resolved_audio": audio}
 

@@ -259,6 +259,8 @@ def ask(
 
     if (questions is None) == (audio is None or question is None):
         raise UsageError("ask: give AUDIO and QUESTION, or --questions FILE.jsonl (not both)")
+    if question is not None and not question.strip():
+        raise UsageError("ask: QUESTION is empty")
     if beams < 1 or batch_size < 1 or (max_tokens is not None and max_tokens < 1) or start < 0:
         raise UsageError("--beams, --batch-size and --max-tokens must be at least 1, --start at least 0")
     records = list(read_question_file(questions)) if questions else [{"audio": audio, "question": question}]

@@ -55,7 +55,7 @@ _bat() {
                 --set) return;;
             esac
             if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--data --encoder -o --out --val --device --resume --until-stage --set --print-config -h --help" -- "$cur"))
-            else COMPREPLY=($(compgen -f -W "tiny" -- "$cur"))
+            else COMPREPLY=($(compgen -f -W "smollm2 tiny" -- "$cur"))
             fi;;
         ask)
             case "$prev" in

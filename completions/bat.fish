@@ -47,7 +47,7 @@ complete -c bat -n '__fish_seen_subcommand_from train-llm' -l until-stage -r -d 
 complete -c bat -n '__fish_seen_subcommand_from train-llm' -l set -r -d 'Override a config key: --set room.rt60_s=(0.3,0.6) (repeatable; values are YAML)'
 complete -c bat -n '__fish_seen_subcommand_from train-llm' -l print-config -d 'Print the resolved config as YAML and exit'
 complete -c bat -n '__fish_seen_subcommand_from train-llm' -s h -l help -d 'Show help and exit'
-complete -c bat -n '__fish_seen_subcommand_from train-llm' -F -a 'tiny'
+complete -c bat -n '__fish_seen_subcommand_from train-llm' -F -a 'smollm2 tiny'
 complete -c bat -n 'not __fish_seen_subcommand_from simulate train-encoder localize train-llm ask eval' -a ask -d 'Answer questions about where the sounds in a binaural recording are'
 complete -c bat -n '__fish_seen_subcommand_from ask' -l questions -s q -r -d 'JSONL question records (audio, question); - reads stdin'
 complete -c bat -n '__fish_seen_subcommand_from ask' -l model -s m -r -a '(__fish_complete_directories)' -d 'bat train-llm run folder; default: the shipped model'

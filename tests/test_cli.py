@@ -44,6 +44,16 @@ def test_ask_needs_a_question_and_audio_or_a_file(bat):
     assert result.returncode == 2 and "give AUDIO and QUESTION" in result.stderr
 
 
+def test_an_empty_question_is_a_one_line_error(bat, tmp_path):
+    for question in ("", "  \t"):
+        result = bat("ask", "clip.wav", question)
+        assert result.returncode == 2 and result.stderr == "bat: error: ask: QUESTION is empty\n"
+    questions = tmp_path / "qa.jsonl"
+    questions.write_text('{"audio": "clip.wav", "question": "where is the dog?"}\n{"audio": "clip.wav", "question": " "}\n')
+    result = bat("ask", "--questions", questions)
+    assert result.returncode == 1 and result.stderr == f"bat: error: {questions}:2: the question is empty\n"
+
+
 def test_printed_config_is_a_usable_config(bat, tmp_path):
     printed = bat("simulate", "tiny", "--set", "seed=5", "--print-config", check=True).stdout
     data = yaml.safe_load(printed)

