@@ -3,7 +3,9 @@
 Simulates N reverberant 4-s clips (test split: sounds and phrasings kept out of training, no
 anechoic rooms) with `bat simulate tiny --seed 2`, then scores `bat localize` against the scenes and
 `bat ask --questions` against the questions with `bat eval`. A training-free peer (peer.py: binaural
-cues matched against the KEMAR templates) localizes the same clips and is scored beside the encoder.
+cues matched against the KEMAR templates) localizes the same clips and is scored beside the encoder;
+a rule-based peer (rules.py: keyword rules over the encoder's localization records) answers the same
+questions and is scored beside the language model.
 `--hrtf FILE` renders the test set through another head (e.g. build/hrtf/example_sofa_2.sofa, a
 human head no training saw: `make build/hrtf/example_sofa_2.sofa`); the peer still matches KEMAR.
 Writes benchmarks/results/accuracy[-NAME].json.
@@ -18,8 +20,12 @@ import tempfile
 from pathlib import Path
 
 from peer import Peer
+from rules import answer
 
+from batcli.evaluate import read_labels
+from batcli.metrics import QUESTION_TYPES
 from batcli.records import write_jsonl
+from batcli.sim.questions import OTHER_SOUNDS
 
 
 def bat(*args: str, stdin: str | None = None) -> str:
@@ -31,6 +37,23 @@ def both_found(localized: Path, scenes: Path) -> float:
     two = {str(scenes.parent / r["audio"]) for r in map(json.loads, scenes.read_text().splitlines()) if len(r["sources"]) == 2}
     reported = [len(r["sources"]) for r in map(json.loads, localized.read_text().splitlines()) if r["audio"] in two]
     return round(sum(n >= 2 for n in reported) / max(len(reported), 1), 4)
+
+
+def rules_answers(questions: Path, localized: Path) -> list[dict]:
+    """The rule-based peer's answer records to the question records of `questions`, from the
+    localization records of their clips; it knows the names of the set's classes and of the
+    simulator's absent sounds."""
+    names = read_labels(questions.parent / "labels.txt") + list(OTHER_SOUNDS)
+    heard = {}
+    for record in map(json.loads, localized.read_text().splitlines()):
+        heard.setdefault(record["audio"], record)  # the first window
+    answers = []
+    for question in map(json.loads, questions.read_text().splitlines()):
+        audio = str(questions.parent / question["audio"])
+        answers.append({"question_id": question["question_id"], "question_type": question["question_type"],
+                        "audio": audio, "question": question["question"],
+                        "answer": answer(question["question"], heard[audio], names)})
+    return answers
 
 
 def main() -> None:
@@ -58,12 +81,14 @@ def main() -> None:
         write_jsonl((peer.localize(path) for path in paths.split()), folder / "peer.jsonl")
         peer_scores = json.loads(bat("eval", str(folder / "peer.jsonl"), "--ref", str(data / "scenes.jsonl")))
         peer_scores["two_source"]["both_found"] = both_found(folder / "peer.jsonl", data / "scenes.jsonl")
-        answers = {}
+        answers, rules_scores = {}, {}
         if not args.no_answers:
             (folder / "answers.jsonl").write_text(bat("ask", "--questions", str(data / "qa.jsonl"), *(["--model", args.llm] if args.llm else [])))
             answers = json.loads(bat("eval", str(folder / "answers.jsonl"), "--ref", str(data / "qa.jsonl")))
+            write_jsonl(rules_answers(data / "qa.jsonl", folder / "localized.jsonl"), folder / "rules.jsonl")
+            rules_scores = json.loads(bat("eval", str(folder / "rules.jsonl"), "--ref", str(data / "qa.jsonl")))
     results = {"benchmark": "accuracy", "clips": args.clips, "seed": args.seed, "hrtf": args.hrtf or "kemar",
-               "localization": localization, "peer": peer_scores, "answers": answers}
+               "localization": localization, "peer": peer_scores, "answers": answers, "rules": rules_scores}
     target = Path(__file__).parent / "results" / (f"accuracy-{args.name}.json" if args.name else "accuracy.json")
     target.parent.mkdir(exist_ok=True)
     target.write_text(json.dumps(results, indent=2) + "\n")
@@ -78,10 +103,14 @@ def main() -> None:
         print(f"{key:<24} " + " ".join(f"{c:>9}" for c in cells))
     if not answers:
         return
-    print(f"{'answers':<34} {'value':>9}")
-    for key in ("reasoning_binary_accuracy", "reasoning_direction_accuracy", "reasoning_distance_accuracy",
-                "direction_accuracy_single_source", "der_single_source", "exact", "accuracy"):
-        print(f"{key:<34} {answers.get(key) if answers.get(key) is not None else '-':>9}")
+    print(f"{'answers':<34} {'model':>9} {'rules':>9}")
+    keys = ("reasoning_binary_accuracy", "reasoning_direction_accuracy", "reasoning_distance_accuracy",
+            "direction_accuracy_single_source", "der_single_source", "exact", "accuracy", "kind_accuracy")
+    rows = [(key, key, None) for key in keys] + [(f"accuracy {group}", "accuracy", group) for group in QUESTION_TYPES]
+    rows += [("absent: none share", "absent_accuracy", None)]
+    for name, key, group in rows:
+        values = [(scores if group is None else scores.get(group) or {}).get(key) for scores in (answers, rules_scores)]
+        print(f"{name:<34} " + " ".join(f"{'-' if value is None else value:>9}" for value in values))
 
 
 if __name__ == "__main__":
