@@ -2,9 +2,10 @@
 
 The encoder hears the model's clip length of each recording, from `start_s` (default 0: the start;
 a shorter recording is zero-padded), and the language model answers from its tokens. Questions come
-from the command line or from a JSONL file of question records (the simulator's qa.jsonl, say), whose
-relative audio paths are resolved against the file's folder; they are answered in batches, each
-recording encoded once.
+from the command line or from a file of question records (the simulator's qa.jsonl, say, or a
+SpatialSoundQA file, whose clips are rendered from a recording and a room response as BAT renders
+them), whose relative audio paths are resolved against the file's folder or `--audio-root`; they are
+answered in batches, each clip encoded once.
 """
 
 from __future__ import annotations
@@ -20,26 +21,38 @@ from .audio import read_binaural
 from .encoder.data import fit_length
 from .encoder.model import SpatialEncoder, load_model, shipped_encoder_dir
 from .errors import BatError
+from .formats.spatialsoundqa import find_audio, read_records, render
 from .llm.heard import listen
 from .llm.model import SpatialLM, load_spatial_lm, shipped_llm_dir
 from .progress import progress_bar
-from .records import read_jsonl
 from .runtime import autocast, pick_device
 
 PASSED_THROUGH = ("question_id", "question_type")
 
 
-def read_question_file(path: str) -> Iterator[dict]:
-    """Question records with `audio` made usable from here (relative paths: against the file's folder)."""
-    folder = Path(".") if path == "-" else Path(path).parent
+def read_question_file(path: str, audio_root: Path | None = None, reverb_root: Path | None = None) -> Iterator[dict]:
+    """Question records with their clip made findable from here: `resolved_audio`, the audio path
+    (relative ones against `audio_root`, by default the file's folder), and for a SpatialSoundQA clip
+    to render, `resolved_mixture`, its (recording, room response) paths (responses against
+    `reverb_root`, by default `audio_root`)."""
+    folder = audio_root or (Path(".") if path == "-" else Path(path).parent)
+    responses = reverb_root or folder
     name = "<stdin>" if path == "-" else path
-    for line, record in read_jsonl(path):
+    for line, record in read_records(path):
         if not isinstance(record.get("audio"), str) or not isinstance(record.get("question"), str):
             raise BatError(f"{name}:{line}: a question record needs \"audio\" and \"question\" strings")
         if not record["question"].strip():
             raise BatError(f"{name}:{line}: the question is empty")
-        audio = record["audio"] if Path(record["audio"]).is_absolute() else str(folder / record["audio"])
-        yield {**record, "resolved_audio": audio}
+        if "mixture" in record:
+            mixture = [(find_audio(folder, audio_id), responses / reverb_id)
+                       for audio_id, reverb_id in record["mixture"]]
+            name = " + ".join(f"{audio} * {response}" for audio, response in mixture)
+            yield {**record, "resolved_audio": name, "resolved_mixture": mixture}
+        elif "spatialsoundqa_type" in record:
+            yield {**record, "resolved_audio": str(find_audio(folder, record["audio"]))}
+        else:
+            audio = record["audio"] if Path(record["audio"]).is_absolute() else str(folder / record["audio"])
+            yield {**record, "resolved_audio": audio}
 
 
 @dataclass
@@ -62,7 +75,8 @@ def load_answerer(model_dir: str | None = None, device: str = "auto") -> Answere
 
 def ask(questions: list[dict], answerer: Answerer, start_s: float = 0.0, beams: int = 1, max_tokens: int | None = None,
         batch_size: int = 32) -> Iterator[dict]:
-    """One answer record per question record (`audio`, `question`, optional `resolved_audio`), in order."""
+    """One answer record per question record (`audio`, `question`, optional `resolved_audio` and
+    `resolved_mixture` from read_question_file), in order."""
     model, encoder, device = answerer.model, answerer.encoder, answerer.device
     max_tokens = max_tokens or answerer.meta.get("max_answer_tokens", 24)
     heard: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # path -> encoder tokens, heard-word weights
@@ -71,9 +85,9 @@ def ask(questions: list[dict], answerer: Answerer, start_s: float = 0.0, beams: 
         for first in range(0, len(questions), batch_size):
             batch = questions[first : first + batch_size]
             paths = [q.get("resolved_audio", q["audio"]) for q in batch]
-            new = [p for p in dict.fromkeys(paths) if p not in heard]
+            new = {p: q for p, q in zip(paths, batch) if p not in heard}
             if new:
-                audio = np.stack([_window(p, encoder, start_s) for p in new])
+                audio = np.stack([_window(p, q.get("resolved_mixture"), encoder, start_s) for p, q in new.items()])
                 with autocast(device):
                     tokens, words = listen(encoder, torch.from_numpy(audio).to(device))
                 heard.update(zip(new, zip(tokens.float(), words)))
@@ -88,9 +102,9 @@ def ask(questions: list[dict], answerer: Answerer, start_s: float = 0.0, beams: 
                 heard = {p: heard[p] for p in paths}
 
 
-def _window(path: str, encoder, start_s: float) -> np.ndarray:
+def _window(path: str, mixture: list | None, encoder, start_s: float) -> np.ndarray:
     rate = encoder.dims.sample_rate
-    audio = read_binaural(path, rate)
+    audio = render(mixture, rate) if mixture else read_binaural(path, rate)
     start = round(start_s * rate)
     if start >= audio.shape[1]:
         raise BatError(f"{path}: --start {start_s} s is past the end of the recording ({audio.shape[1] / rate:.2f} s)")

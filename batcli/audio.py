@@ -7,6 +7,7 @@ can be read; the output format follows the file extension.
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,15 @@ from .errors import BatError
 
 
 def load_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
-    """Read a file as float32 (channels, samples), resampled to `sample_rate` when given."""
+    """Read a file as float32 (channels, samples), resampled to `sample_rate` when given.
+
+    A WAV file shorter than its header says is an error: libsndfile would quietly read what is there.
+    """
+    missing = wav_shortfall(path)
+    if missing:
+        promised, held = missing
+        raise BatError(f"{path}: truncated WAV file: its header promises {promised:.3f} s of audio, "
+                       f"the file holds {held:.3f} s")
     try:
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, OSError) as err:
@@ -27,6 +36,34 @@ def load_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.nda
     if sample_rate is not None and rate != sample_rate:
         audio, rate = resample(audio, rate, sample_rate), sample_rate
     return audio, rate
+
+
+def wav_shortfall(path: str | Path) -> tuple[float, float] | None:
+    """(seconds the header promises, seconds the file holds) for a RIFF/WAVE file whose data chunk is cut
+    short; None for a complete file, any other format, or a header that leaves the length open (0 or
+    0xFFFFFFFF, as streaming writers leave it)."""
+    try:
+        with open(path, "rb") as stream:
+            if stream.read(12)[:4] != b"RIFF":
+                return None
+            block_align = rate = 0
+            while len(header := stream.read(8)) == 8:
+                chunk, size = header[:4], struct.unpack("<I", header[4:])[0]
+                if chunk == b"fmt ":
+                    fmt = stream.read(size)
+                    if len(fmt) >= 14:
+                        rate, block_align = struct.unpack("<I", fmt[4:8])[0], struct.unpack("<H", fmt[12:14])[0]
+                    stream.seek(size % 2, os.SEEK_CUR)
+                elif chunk == b"data":
+                    held = os.fstat(stream.fileno()).st_size - stream.tell()
+                    if size in (0, 0xFFFFFFFF) or held >= size or not rate or not block_align:
+                        return None
+                    return size / block_align / rate, max(held, 0) // block_align / rate
+                else:
+                    stream.seek(size + size % 2, os.SEEK_CUR)
+    except OSError:
+        return None  # soundfile names the problem
+    return None
 
 
 def read_binaural(path: str, sample_rate: int) -> np.ndarray:

@@ -50,6 +50,7 @@ def _options(debug: bool = typer.Option(False, "--debug", help="Show the full tr
         "  bat simulate -o data/part3 --shard 3/8          # one of 8 machines\n\n"
         "  bat simulate -o bank --num-clips 0 --set responses=500   # room responses only\n\n"
         "  bat simulate --set sounds.library=ESC-50/meta/esc50.csv -o data/esc50\n\n"
+        "  bat simulate tiny -o data/tiny --qa-format spatialsoundqa   # also BAT's question file\n\n"
         "Rerunning a command that was interrupted resumes it."
     )
 )
@@ -62,6 +63,7 @@ def simulate(
     workers: int = typer.Option(0, "--workers", "-j", help="Parallel processes; 0 = one per core. The output does not depend on it."),
     overrides: list[str] = typer.Option([], "--set", help=SET_HELP),
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as YAML and exit."),
+    qa_format: str = typer.Option("jsonl", "--qa-format", help="jsonl: the questions in qa.jsonl; spatialsoundqa: also in spatialsoundqa.json, BAT's SpatialSoundQA layout."),
 ) -> None:
     """Render binaural scenes (audio/*.wav, scenes.jsonl) and questions about them (qa.jsonl).
 
@@ -82,10 +84,17 @@ def simulate(
         raise UsageError("simulate: missing option -o DIR (the output folder)")
     if workers < 0:
         raise UsageError("--workers must be 0 (one per core) or more")
+    if qa_format not in ("jsonl", "spatialsoundqa"):
+        raise UsageError(f"--qa-format {qa_format!r}: expected jsonl or spatialsoundqa")
     try:
         summary = run(settings, out, workers)
     except KeyboardInterrupt:
         raise BatError(f"interrupted; the finished clips in {out} are kept, and the same command resumes") from None
+    if qa_format == "spatialsoundqa":
+        from .formats.spatialsoundqa import write_json
+        from .records import load_jsonl
+
+        write_json(load_jsonl(out / "qa.jsonl"), out / "spatialsoundqa.json")
     sys.stdout.write(json.dumps(summary) + "\n")
 
 
@@ -157,6 +166,9 @@ def train_encoder(
         "  bat localize examples/audio/*.wav\n\n"
         "  bat localize long.flac --window 2 --hop 1 > where.jsonl\n\n"
         "  jq -c 'select(.split==\"test\")' data/scenes.jsonl | bat localize - --model runs/tiny\n\n"
+        "  bat localize examples/audio/*.wav --plot where.png        # a picture, a panel per file\n\n"
+        "  bat localize long.wav --window 2 --plot frames/           # a picture per window\n\n"
+        "  bat localize data/*.wav --format dcase -o csv/            # DCASE SELD CSV, one per file\n\n"
         "Output: one JSON record per file (or window) with sources sorted by score: label, score, "
         "azimuth_deg (0 front, 90 left), elevation_deg, distance_m, direction words."
     )
@@ -170,7 +182,10 @@ def localize(
     unknown_below: float = typer.Option(0.0, "--unknown-below", help="Report the label as 'unknown' when its class probability is below this."),
     batch_size: int = typer.Option(16, "--batch-size", help="Windows per forward pass."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Write the records to this file instead of stdout."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Write the records to this file instead of stdout (--format dcase: FILE.csv for one recording, a folder for several)."),
+    output_format: str = typer.Option("jsonl", "--format", help="jsonl: localization records; dcase: DCASE SELD metadata CSV (100-ms frames, class index, azimuth -180..180, distance in cm)."),
+    classes: Optional[Path] = typer.Option(None, "--classes", help="--format dcase: the class list, one label a line, whose line order gives the class index; default: the model's labels."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw where the sounds are: FILE.png (a panel per file) or a folder (a picture per window)."),
 ) -> None:
     """Locate the sounds in binaural recordings: what, where (azimuth, elevation) and how far.
 
@@ -178,15 +193,35 @@ def localize(
     cut into windows, one record each with start_s and end_s; shorter ones are zero-padded. Mono
     files are refused: direction needs two ears. A silent window reports no sources.
     """
-    from .localize import load_encoder, localize as run
-    from .records import write_jsonl
-
     if not 0 <= threshold <= 1 or not 0 <= unknown_below <= 1:
         raise UsageError("--threshold and --unknown-below are probabilities in [0, 1]")
     if batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
+    if output_format not in ("jsonl", "dcase"):
+        raise UsageError(f"--format {output_format!r}: expected jsonl or dcase")
+    if classes is not None and output_format != "dcase":
+        raise UsageError("--classes goes with --format dcase")
+    if output_format == "dcase" and len(audio) > 1 and (out is None or out.suffix.lower() == ".csv"):
+        raise UsageError("--format dcase writes one recording to stdout or FILE.csv; give -o DIR for several")
+    if plot is not None and plot.suffix.lower() not in ("", ".png"):
+        raise UsageError(f"--plot {plot}: expected FILE.png or a folder")
+    from .localize import load_encoder, localize as run
+    from .records import write_jsonl
+
     encoder = load_encoder(str(model) if model else None, device)
-    write_jsonl(run(audio, encoder, window, hop, batch_size, threshold, unknown_below), out)
+    records = run(audio, encoder, window, hop, batch_size, threshold, unknown_below)
+    if plot is not None:
+        records = list(records)
+    if output_format == "dcase":
+        from .formats.dcase import read_classes, write_recordings
+
+        write_recordings(records, read_classes(classes) if classes else encoder.labels, out)
+    else:
+        write_jsonl(records, out)
+    if plot is not None:
+        from .plot import save_pictures
+
+        save_pictures(records, plot)
 
 
 @app.command(
@@ -234,13 +269,16 @@ def train_llm(
         "  bat ask examples/audio/two-sources.wav \"what is to my left?\"\n\n"
         "  bat ask clip.wav \"how far away is the dog?\" --model runs/llm\n\n"
         "  bat ask --questions data/test/qa.jsonl > answers.jsonl && bat eval answers.jsonl --ref data/test/qa.jsonl\n\n"
+        "  bat ask --questions eval-stage3-distance.json --audio-root AudioSet --reverb-root reverb/mp3d/binaural   # SpatialSoundQA\n\n"
         "Output: one JSON record per question: audio, question, answer (question_id and question_type passed through)."
     )
 )
 def ask(
     audio: Optional[str] = typer.Argument(None, help="A binaural (2-channel) recording."),
     question: Optional[str] = typer.Argument(None, help="The question, e.g. \"what is to my left?\""),
-    questions: Optional[str] = typer.Option(None, "--questions", "-q", help="JSONL question records (audio, question); - reads stdin."),
+    questions: Optional[str] = typer.Option(None, "--questions", "-q", help="Question records: our JSONL (audio, question), or a SpatialSoundQA .json or JSONL file; - reads stdin."),
+    audio_root: Optional[Path] = typer.Option(None, "--audio-root", help="Folder that the question file's relative audio paths (SpatialSoundQA: audio_id) start from; default: the file's folder."),
+    reverb_root: Optional[Path] = typer.Option(None, "--reverb-root", help="SpatialSoundQA: folder that reverb_id paths (binaural room responses, .npy) start from; default: --audio-root."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="bat train-llm run folder; default: the shipped model."),
     start: float = typer.Option(0.0, "--start", help="Seconds into the recording where the heard clip starts."),
     beams: int = typer.Option(1, "--beams", help="Beam search width (1: greedy decoding)."),
@@ -263,7 +301,9 @@ def ask(
         raise UsageError("ask: QUESTION is empty")
     if beams < 1 or batch_size < 1 or (max_tokens is not None and max_tokens < 1) or start < 0:
         raise UsageError("--beams, --batch-size and --max-tokens must be at least 1, --start at least 0")
-    records = list(read_question_file(questions)) if questions else [{"audio": audio, "question": question}]
+    if (audio_root or reverb_root) and not questions:
+        raise UsageError("--audio-root and --reverb-root go with --questions FILE")
+    records = list(read_question_file(questions, audio_root, reverb_root)) if questions else [{"audio": audio, "question": question}]
     write_jsonl(run(records, load_answerer(str(model) if model else None, device), start, beams, max_tokens, batch_size), out)
 
 
@@ -273,12 +313,15 @@ def ask(
         "Examples:\n\n"
         "  bat localize data/test/audio/*.wav > pred.jsonl && bat eval pred.jsonl --ref data/test/scenes.jsonl\n\n"
         "  bat ask --questions data/test/qa.jsonl > answers.jsonl && bat eval answers.jsonl --ref data/test/qa.jsonl\n\n"
+        "  bat localize --format dcase -o pred/ dev-test/*.wav && bat eval pred/ --ref metadata_dev/dev-test   # DCASE CSV\n\n"
         "Every key of the report is explained in docs/evaluation.md."
     ),
 )
 def evaluate(
-    predictions: str = typer.Argument(..., help="bat localize records or bat ask answers; - reads stdin."),
-    ref: Path = typer.Option(..., "--ref", help="References: scenes.jsonl (for localization) or qa.jsonl (for answers) from bat simulate."),
+    predictions: str = typer.Argument(..., help="bat localize records, DCASE CSV (a .csv file or a folder of them), or bat ask answers; - reads stdin."),
+    ref: Path = typer.Option(..., "--ref", help="References: scenes.jsonl or DCASE CSV (for localization), qa.jsonl or a SpatialSoundQA file (for answers)."),
+    classes: Optional[Path] = typer.Option(None, "--classes", help="DCASE CSV: the class list whose line order gives the class index; default: the shipped encoder's labels."),
+    audio_root: Optional[Path] = typer.Option(None, "--audio-root", help="Folder that the references' relative audio paths start from; default: the reference file's folder."),
 ) -> None:
     """Score predictions against references: one JSON object on stdout, a table on stderr.
 
@@ -288,10 +331,14 @@ def evaluate(
     two-source clips. Answers (--ref qa.jsonl): per question type as in the paper: label-set
     precision/recall/F1 (A, C), direction-word accuracy and DER (B, D), binary reasoning accuracy
     split into direction and distance (E), and exact-match accuracy; answers are parsed tolerantly.
+
+    With DCASE CSV on either side the report adds the DCASE 2024 scores (F20, DOA error, relative
+    distance error) over 100-ms frames, under "dcase".
     """
     from .evaluate import evaluate as run
 
-    sys.stdout.write(json.dumps(run(predictions, str(ref))) + "\n")
+    report = run(predictions, str(ref), str(classes) if classes else None, str(audio_root) if audio_root else None)
+    sys.stdout.write(json.dumps(report) + "\n")
 
 
 def _reflow_help() -> None:

@@ -61,7 +61,7 @@ def _option(param, hints: dict) -> Option:
     """An option's names, help and what its value is: a folder (the output), a file, or free text."""
     names = [*param.opts, *param.secondary_opts]
     is_path = "Path" in str(hints.get(param.name, ""))
-    value = ("dir" if param.name in ("out", "model", "responses") else "file") if is_path else ""
+    value = ("dir" if param.name in ("out", "model", "responses", "audio_root", "reverb_root") else "file") if is_path else ""
     return Option(names, (param.help or "").strip(), not param.is_flag, value)
 
 

@@ -22,6 +22,12 @@ Answer records (from `bat ask`) are scored against question records (`qa.jsonl` 
 - A question that no answer names counts as answered wrong.
 - Class names are looked up in the reference answers and in `labels.txt` beside the question file.
 
+When either side is DCASE SELD CSV (a .csv file, or a folder of them: batcli.formats.dcase), both sides
+are cut into 100-ms frames and each frame is a clip for the scores above; recordings pair by name (the
+CSV file's, the audio file's without extension), and the DCASE 2024 scores (metrics.seld_metrics) come
+beside ours under "dcase". SpatialSoundQA question files (batcli.formats.spatialsoundqa) are read as
+question records.
+
 The metrics (batcli.metrics.localization_report or answer_report) are returned, rounded, and shown as
 tables on stderr.
 """
@@ -38,12 +44,16 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from .errors import BatError
+from .formats.dcase import Frames, is_dcase, read_classes, read_recordings, recording_name, record_frames, scene_frames
+from .formats.spatialsoundqa import read_records
 from .metrics import (
+    GROUPS,
     HEADLINE_KEYS,
     QUESTION_TYPES,
     answer_report,
     localization_report,
     score_answer,
+    seld_metrics,
     sources_in_window,
 )
 from .progress import stderr
@@ -110,33 +120,97 @@ class AudioIndex:
         return self.by_path.get(path) or _tail_match(path, self.by_file_name[path.name])
 
 
-def evaluate(pred_path: str, ref_path: str) -> dict:
+def evaluate(pred_path: str, ref_path: str, classes_path: str | None = None, audio_root: str | None = None) -> dict:
     """Score the predictions in `pred_path` (`-`: stdin) against the references in `ref_path`.
 
-    Prints a table on stderr and returns the metrics (floats rounded to DECIMALS places).
+    `classes_path` is the class list of DCASE CSV files (default: the shipped encoder's labels);
+    `audio_root` the folder that the references' relative audio paths start from (default: the
+    reference file's). Prints a table on stderr and returns the metrics (floats rounded to DECIMALS places).
     """
-    references = list(read_jsonl(ref_path))
+    if is_dcase(pred_path) or is_dcase(ref_path):
+        return evaluate_frames(pred_path, ref_path, classes_path)
+    references = list(read_records(ref_path))
     if not references:
         raise BatError(f"{ref_path}: no records to score against")
+    folder = Path(audio_root) if audio_root else Path(ref_path).parent
     line, first = references[0]
     if "question" in first and "answer" in first:
         labels = read_labels(Path(ref_path).parent / "labels.txt")
-        questions = load_questions(ref_path, references, labels)
+        questions = load_questions(ref_path, references, labels, folder)
         report = _rounded(answer_report(pair_answers(pred_path, questions), labels))
         for table in answer_tables(report):
             _print_wide(table)
         return report
     if "sources" not in first:
         raise BatError(f"{ref_path}:{line}: expected scene records (with 'sources') or question records")
-    pairs = pair_windows(pred_path, load_scenes(ref_path, references))
+    pairs = pair_windows(pred_path, load_scenes(ref_path, references, folder))
     report = _rounded(localization_report(pairs))
     stderr.print(report_table(report))
     return report
 
 
-def load_scenes(ref_path: str, references: list[tuple[int, dict]]) -> list[Scene]:
-    """The scene records with their audio made absolute against the folder of `ref_path`."""
-    folder = Path(ref_path).parent
+def evaluate_frames(pred_path: str, ref_path: str, classes_path: str | None = None) -> dict:
+    """Localization scored frame by frame, for DCASE CSV on either side: localization_report over the
+    frames that either side has a source in, and seld_metrics under "dcase". Recordings pair by name,
+    or whatever their names when each side holds one. A predicted recording without a reference is an
+    error; a reference without prediction is missed in full."""
+    if classes_path is None:
+        from .encoder.model import shipped_encoder_dir
+
+        classes = read_classes(shipped_encoder_dir() / "labels.txt")
+    else:
+        classes = read_classes(classes_path)
+    references = read_recordings(ref_path, classes) if is_dcase(ref_path) else scene_recordings(ref_path)
+    predictions = read_recordings(pred_path, classes) if is_dcase(pred_path) else prediction_recordings(pred_path)
+    if len(references) == len(predictions) == 1:
+        predictions = {next(iter(references)): next(iter(predictions.values()))}
+    for name in predictions:
+        if name not in references:
+            raise BatError(f"{pred_path}: no recording '{name}' in the references {ref_path}")
+    frames = []
+    for name, reference in references.items():
+        predicted = predictions.get(name, {})
+        for frame in sorted(set(predicted) | set(reference)):
+            if predicted.get(frame) or reference.get(frame):
+                frames.append((predicted.get(frame, []), reference.get(frame, [])))
+    report = localization_report([({"sources": predicted}, reference) for predicted, reference in frames])
+    report["dcase"] = seld_metrics(frames)
+    report = _rounded(report)
+    stderr.print(report_table({group: report[group] for group in ("all", *GROUPS)}))
+    stderr.print(dcase_table(report["dcase"]))
+    return report
+
+
+def scene_recordings(ref_path: str) -> dict[str, Frames]:
+    """Scene records (scenes.jsonl) as frames of their sources, by recording name."""
+    recordings, lines = {}, {}
+    for line, record in read_jsonl(ref_path):
+        where = f"{ref_path}:{line}"
+        name = recording_name(_audio(record, where))
+        _sources(record, where, REFERENCE_KEYS)
+        if name in recordings:
+            raise BatError(f"{where}: recording '{name}' is already the scene at line {lines[name]}")
+        recordings[name], lines[name] = scene_frames(record, where), line
+    return recordings
+
+
+def prediction_recordings(pred_path: str) -> dict[str, Frames]:
+    """Localization records as frames of their sources, by recording name (windows of one file together)."""
+    name = "<stdin>" if pred_path == "-" else pred_path
+    windows: dict[str, list[dict]] = {}
+    for line, record in read_jsonl(pred_path):
+        where = f"{name}:{line}"
+        audio = _audio(record, where)
+        _sources(record, where, PREDICTION_KEYS)
+        if not isinstance(record.get("end_s"), (int, float)):
+            raise BatError(f"{where}: needs 'end_s' (a number) to be cut into 100-ms frames")
+        windows.setdefault(recording_name(audio), []).append(record)
+    return {recording: record_frames(records) for recording, records in windows.items()}
+
+
+def load_scenes(ref_path: str, references: list[tuple[int, dict]], folder: Path | None = None) -> list[Scene]:
+    """The scene records with their audio made absolute against `folder` (default: that of `ref_path`)."""
+    folder = folder or Path(ref_path).parent
     scenes = {}
     for line, record in references:
         where = f"{ref_path}:{line}"
@@ -184,8 +258,11 @@ def question_key(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def load_questions(ref_path: str, references: list[tuple[int, dict]], labels: list[str] = ()) -> list[Question]:
-    """The question records, checked to be scorable, so that bad ones are named by file and line."""
+def load_questions(ref_path: str, references: list[tuple[int, dict]], labels: list[str] = (),
+                   folder: Path | None = None) -> list[Question]:
+    """The question records, checked to be scorable, so that bad ones are named by file and line; their
+    audio is made absolute against `folder` (default: that of `ref_path`)."""
+    folder = folder or Path(ref_path).parent
     questions, ids, places = [], {}, {}
     for line, record in references:
         where = f"{ref_path}:{line}"
@@ -201,7 +278,7 @@ def load_questions(ref_path: str, references: list[tuple[int, dict]], labels: li
             if key in ids:
                 raise BatError(f"{where}: question_id '{key}' is already the question at line {ids[key]}")
             ids[key] = line
-        place = ((Path(ref_path).parent / record["audio"]).resolve(), question_key(record["question"]))
+        place = ((folder / record["audio"]).resolve(), question_key(record["question"]))
         if place in places:
             raise BatError(f"{where}: the same question about '{record['audio']}' is already at line {places[place]}")
         places[place] = line
@@ -255,6 +332,15 @@ def report_table(report: dict) -> Table:
         table.add_column(group, justify="right")
     for metric in report["all"]:
         table.add_row(metric, *(_cell(None if report[group] is None else report[group][metric]) for group in groups))
+    return table
+
+
+def dcase_table(scores: dict) -> Table:
+    table = Table(title="DCASE 2024 (frames of 100 ms)", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for metric, value in scores.items():
+        table.add_row(metric, _cell(value))
     return table
 
 

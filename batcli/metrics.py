@@ -170,6 +170,74 @@ def localization_report(pairs: list[tuple[dict, list[dict]]]) -> dict:
     return report
 
 
+# DCASE 2024 task 3 -------------------------------------------------------------------------------
+#
+# The SELD scores of the DCASE 2024 baseline (its SELDMetrics, frame-level, macro over classes), computed
+# over 100-ms frames of sources; docs/evaluation.md says where they differ from ours.
+
+RELATIVE_DISTANCE_THRESHOLD = 1.0  # DCASE 2024: a detection whose distance is off by more than this share is wrong
+
+
+@dataclass
+class _ClassCounts:
+    true_positives: int = 0
+    false_positives: int = 0  # predictions beyond the references' count, or without any reference
+    spatial_false_positives: int = 0  # matched, but more than 20 deg or a relative distance of 1 off
+    false_negatives: int = 0
+    matched: int = 0
+    angle_sum: float = 0.0
+    relative_distance_sum: float = 0.0
+
+
+def seld_metrics(frames: list[tuple[list[dict], list[dict]]]) -> dict:
+    """DCASE 2024 SELD scores of (predicted sources, reference sources) per frame.
+
+    In each frame the predictions and references of each class are paired by the least total angle.
+    A pair counts as a true positive when within DOA_THRESHOLD_DEG and RELATIVE_DISTANCE_THRESHOLD,
+    else as a false positive; unpaired predictions are false positives, unpaired references false
+    negatives. Per class, F = TP / (TP + FP_spatial + (FP + FN) / 2), the DOA error is the mean angle of
+    the pairs and the relative distance error the mean |predicted - reference| / reference distance over
+    them; each is then averaged over the classes (a class with no pair has no DOA or distance error).
+    `seld_score` is the mean of 1 - F, DOA error / 180 and relative distance error.
+    """
+    counts: dict[str, _ClassCounts] = {}
+    for predicted, reference in frames:
+        for label in sorted({s["label"] for s in predicted} | {s["label"] for s in reference}):
+            p = [s for s in predicted if s["label"] == label]
+            r = [s for s in reference if s["label"] == label]
+            c = counts.setdefault(label, _ClassCounts())
+            c.false_positives += max(0, len(p) - len(r))
+            c.false_negatives += max(0, len(r) - len(p))
+            if not (p and r):
+                continue
+            angles = angle_matrix(p, r)
+            rows, cols = linear_sum_assignment(angles)
+            for i, j in zip(rows, cols):
+                truth = r[j]["distance_m"]
+                relative = abs(p[i]["distance_m"] - truth) / (truth + np.finfo(float).eps)  # as the baseline
+                wrong = angles[i, j] > DOA_THRESHOLD_DEG or relative > RELATIVE_DISTANCE_THRESHOLD
+                c.spatial_false_positives += wrong
+                c.true_positives += not wrong
+                c.matched += 1
+                c.angle_sum += float(angles[i, j])
+                c.relative_distance_sum += float(relative)
+    f = [c.true_positives / (c.true_positives + c.spatial_false_positives + (c.false_positives + c.false_negatives) / 2)
+         for c in counts.values()]
+    doa = [c.angle_sum / c.matched for c in counts.values() if c.matched]
+    rde = [c.relative_distance_sum / c.matched for c in counts.values() if c.matched]
+    f20, doa_error, relative_error = _mean(f), _mean(doa), _mean(rde)
+    parts = [value for value in (None if f20 is None else 1 - f20, None if doa_error is None else doa_error / 180,
+                                 relative_error) if value is not None]
+    return {
+        "frames": len(frames),
+        "classes": len(counts),
+        "f20": f20,
+        "doa_error_deg": doa_error,
+        "relative_distance_error": relative_error,
+        "seld_score": _mean(parts),
+    }
+
+
 def _mean(values) -> float | None:
     return float(np.mean(values)) if len(values) else None
 

@@ -13,8 +13,9 @@ _bat() {
                 --shard) return;;
                 --workers|-j) return;;
                 --set) return;;
+                --qa-format) return;;
             esac
-            if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "-o --out --num-clips -n --seed --shard --workers -j --set --print-config -h --help" -- "$cur"))
+            if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "-o --out --num-clips -n --seed --shard --workers -j --set --print-config --qa-format -h --help" -- "$cur"))
             else COMPREPLY=($(compgen -f -W "tiny" -- "$cur"))
             fi;;
         train-encoder)
@@ -40,8 +41,11 @@ _bat() {
                 --batch-size) return;;
                 --device) return;;
                 -o|--out) COMPREPLY=($(compgen -d -- "$cur")); return;;
+                --format) return;;
+                --classes) COMPREPLY=($(compgen -f -- "$cur")); return;;
+                --plot) COMPREPLY=($(compgen -f -- "$cur")); return;;
             esac
-            if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--model -m --window --hop --threshold --unknown-below --batch-size --device -o --out -h --help" -- "$cur"))
+            if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--model -m --window --hop --threshold --unknown-below --batch-size --device -o --out --format --classes --plot -h --help" -- "$cur"))
             else COMPREPLY=($(compgen -f -W "" -- "$cur"))
             fi;;
         train-llm)
@@ -60,6 +64,8 @@ _bat() {
         ask)
             case "$prev" in
                 --questions|-q) return;;
+                --audio-root) COMPREPLY=($(compgen -d -- "$cur")); return;;
+                --reverb-root) COMPREPLY=($(compgen -d -- "$cur")); return;;
                 --model|-m) COMPREPLY=($(compgen -d -- "$cur")); return;;
                 --start) return;;
                 --beams) return;;
@@ -68,14 +74,16 @@ _bat() {
                 --device) return;;
                 -o|--out) COMPREPLY=($(compgen -d -- "$cur")); return;;
             esac
-            if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--questions -q --model -m --start --beams --max-tokens --batch-size --device -o --out -h --help" -- "$cur"))
+            if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--questions -q --audio-root --reverb-root --model -m --start --beams --max-tokens --batch-size --device -o --out -h --help" -- "$cur"))
             else COMPREPLY=($(compgen -f -W "" -- "$cur"))
             fi;;
         eval)
             case "$prev" in
                 --ref) COMPREPLY=($(compgen -f -- "$cur")); return;;
+                --classes) COMPREPLY=($(compgen -f -- "$cur")); return;;
+                --audio-root) COMPREPLY=($(compgen -d -- "$cur")); return;;
             esac
-            if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--ref -h --help" -- "$cur"))
+            if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--ref --classes --audio-root -h --help" -- "$cur"))
             else COMPREPLY=($(compgen -f -W "" -- "$cur"))
             fi;;
     esac

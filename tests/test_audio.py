@@ -44,3 +44,16 @@ def test_unreadable_and_empty_files(tmp_path):
     soundfile.write(empty, np.zeros((0, 2)), 16000)
     with pytest.raises(BatError, match="no audio samples"):
         load_audio(empty)
+
+
+def test_a_truncated_wav_file_is_an_error_not_fewer_samples(tmp_path):
+    path = tmp_path / "cut.wav"
+    soundfile.write(path, np.zeros((16000, 2)), 16000, subtype="PCM_16")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 4])  # the header still promises 1 s
+    promise = r"cut\.wav: truncated WAV file: its header promises 1\.000 s of audio, the file holds 0\.2"
+    with pytest.raises(BatError, match=promise):
+        load_audio(path)
+    path.write_bytes(data[:44])  # the header alone
+    with pytest.raises(BatError, match="holds 0.000 s"):
+        load_audio(path)

@@ -1,6 +1,8 @@
 import subprocess
 from pathlib import Path
 
+import numpy as np
+import soundfile
 import yaml
 
 from batcli.completions import GENERATORS
@@ -52,6 +54,17 @@ def test_an_empty_question_is_a_one_line_error(bat, tmp_path):
     questions.write_text('{"audio": "clip.wav", "question": "where is the dog?"}\n{"audio": "clip.wav", "question": " "}\n')
     result = bat("ask", "--questions", questions)
     assert result.returncode == 1 and result.stderr == f"bat: error: {questions}:2: the question is empty\n"
+
+
+def test_a_truncated_recording_is_a_one_line_error_naming_it(bat, tmp_path):
+    cut = tmp_path / "cut.wav"
+    soundfile.write(cut, np.zeros((32000, 2)), 32000, subtype="PCM_16")
+    cut.write_bytes(cut.read_bytes()[:20000])
+    expected = [f"bat: error: {cut}: truncated WAV file: its header promises 1.000 s of audio, the file holds 0.156 s"]
+    for command in (["localize", cut], ["ask", cut, "what is to my left?"]):
+        result = bat(*command)
+        assert (result.returncode, result.stdout) == (1, "")
+        assert [line for line in result.stderr.splitlines() if line.strip()] == expected
 
 
 def test_printed_config_is_a_usable_config(bat, tmp_path):

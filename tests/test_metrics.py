@@ -6,6 +6,7 @@ from batcli.metrics import (
     localization_report,
     match_sources,
     mean_average_precision,
+    seld_metrics,
 )
 
 
@@ -163,3 +164,22 @@ def test_report_groups_by_the_number_of_reference_sources():
     assert report["single_source"]["clips"] == 1
     assert report["single_source"]["doa_mae_deg"] == pytest.approx(10)
     assert report["two_source"] is None
+
+
+def test_dcase_scores_pair_within_a_class_and_average_over_classes():
+    frames = [
+        ([source(10, label="dog")], [source(10, label="dog")]),
+        ([source(100, label="bell"), source(300, label="bell")], [source(105, label="bell")]),  # one extra
+        ([source(50, label="rain", distance=3.0)], [source(50, label="rain", distance=2.0)]),
+        ([source(0, label="siren")], [source(0, label="dog")]),  # a wrong class: a false positive and a miss
+    ]
+    scores = seld_metrics(frames)
+    # per class TP / (TP + FP_spatial + (FP + FN) / 2); the dog is missed in the last frame
+    f = {"dog": 1 / (1 + 0.5), "bell": 1 / (1 + 0.5), "rain": 1.0, "siren": 0.0}
+    assert scores["classes"] == 4 and scores["f20"] == pytest.approx(sum(f.values()) / 4)
+    assert scores["doa_error_deg"] == pytest.approx((0 + 5 + 0) / 3)  # classes with a pair only
+    assert scores["relative_distance_error"] == pytest.approx((0 + 0 + 0.5) / 3)
+    far = seld_metrics([([source(40, distance=2.1)], [source(10, distance=2.0)]),
+                        ([source(10, distance=4.5)], [source(10, distance=2.0)])])
+    assert far["f20"] == 0.0  # 30 deg off, then a relative distance error of 1.25: both spatial false positives
+    assert far["seld_score"] == pytest.approx((1 + far["doa_error_deg"] / 180 + far["relative_distance_error"]) / 3)
