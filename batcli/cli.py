@@ -129,6 +129,7 @@ def _train(command: str, settings, print_config: bool, data: Optional[str], out:
         "  bat simulate tiny -n 8000 -o data/train && bat train-encoder tiny --data data/train -o runs/tiny\n\n"
         "  bat train-encoder base --data data/a,data/b --responses bank -o runs/base --set data.mixed_per_epoch=20000\n\n"
         "  bat train-encoder tiny --data data/train -o runs/tiny --resume       # continue an interrupted run\n\n"
+        "  bat train-encoder cpu --data data/train --responses bank --set init=batcli/data/encoder -o runs/more   # from the shipped weights\n\n"
         "  torchrun --nproc-per-node 4 -m batcli train-encoder base --data data/train -o runs/base   # 4 GPUs\n\n"
         "The run folder is a model directory: bat localize --model RUNDIR."
     ),

@@ -35,7 +35,7 @@ from ..training import (
     warmup_cosine,
 )
 from .data import DataConfig, EpochSampler, Examples, collate, read_clips, split_validation
-from .model import EncoderDims, SpatialEncoder, save_model
+from .model import EncoderDims, SpatialEncoder, load_model, save_model
 from .readout import decode, make_targets, slot_loss
 
 
@@ -58,6 +58,18 @@ class EncoderTrainConfig:
     eval_every: int = field(default=1000, metadata={"help": "steps between validations (and at the end)", "range": (1, 10**9)})
     checkpoint_every: int = field(default=1000, metadata={"help": "steps between checkpoints (and at the end)", "range": (1, 10**9)})
     threshold: float = field(default=0.5, metadata={"help": "presence probability at which a slot counts as a source in validation", "range": (0, 1)})
+    init: str | None = field(default=None, metadata={
+        "help": "encoder model directory whose weights the run starts from (same model dimensions and classes), with a fresh "
+                "optimizer and schedule: to train a finished model (the shipped one, say) further"})
+
+
+def start_from(model: SpatialEncoder, folder: Path) -> None:
+    """Copy the weights of the model in `folder` into `model`, which must have its dimensions and classes."""
+    trained = load_model(folder)
+    if trained.dims != model.dims or trained.labels != model.labels:
+        what = "model dimensions" if trained.dims != model.dims else "classes"
+        raise BatError(f"init {folder}: its {what} differ from this run's; give the same model config and data classes")
+    model.load_state_dict(trained.state_dict())
 
 
 def train(config: EncoderTrainConfig, data: list[Path], out_dir: Path, responses: list[Path] = (), val: list[Path] | None = None,
@@ -76,7 +88,10 @@ def train(config: EncoderTrainConfig, data: list[Path], out_dir: Path, responses
         clips, val_clips = split_validation(clips, config.data.val_clips)
     dims = config.model
     torch.manual_seed(config.seed)
-    model = SpatialEncoder(dims, labels).to(device)
+    model = SpatialEncoder(dims, labels)
+    if config.init and not resume:
+        start_from(model, Path(config.init))
+    model = model.to(device)
     optimizer = torch.optim.AdamW(_parameter_groups(model, config.optim.weight_decay), lr=config.optim.lr, betas=(0.9, 0.95))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: warmup_cosine(step, config.optim.steps, config.optim.warmup_steps, config.optim.final_lr_fraction))

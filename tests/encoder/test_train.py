@@ -2,12 +2,16 @@
 
 import json
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
+import torch
 
 from batcli.encoder.data import Examples, read_clips
+from batcli.encoder.model import load_model
 from batcli.encoder.train import train
-from batcli.errors import UsageError
+from batcli.errors import BatError, UsageError
 from batcli.geometry import great_circle_deg
 
 from .conftest import RATE, tiny_train_config
@@ -44,6 +48,21 @@ def test_a_run_folder_is_not_overwritten_and_resumes_only_with_its_config(scenes
         train(config, [scenes_dir], tmp_path / "run", device="cpu")
     with pytest.raises(UsageError, match="config differs"):
         train(tiny_train_config(optim__steps=4), [scenes_dir], tmp_path / "run", device="cpu", resume=True)
+
+
+def test_a_run_can_start_from_a_trained_model_of_the_same_shape(scenes_dir, tmp_path):
+    train(tiny_train_config(optim__steps=2, eval_every=2, checkpoint_every=2), [scenes_dir], tmp_path / "first", device="cpu")
+    first = load_model(tmp_path / "first").state_dict()
+    # another seed, and a learning rate of 0: the weights can only be the ones it started from
+    still = tiny_train_config(seed=7, optim__steps=1, optim__lr=0.0, optim__warmup_steps=0, eval_every=1, checkpoint_every=1)
+    train(replace(still, init=str(tmp_path / "first")), [scenes_dir], tmp_path / "second", device="cpu")
+    train(still, [scenes_dir], tmp_path / "fresh", device="cpu")
+    second, fresh = load_model(tmp_path / "second").state_dict(), load_model(tmp_path / "fresh").state_dict()
+    assert all(torch.equal(first[name], second[name]) for name in first)
+    assert not all(torch.equal(first[name], fresh[name]) for name in first)
+    wider = tiny_train_config(model__width=64, model__heads=2, init=str(tmp_path / "first"))
+    with pytest.raises(BatError, match="model dimensions differ"):
+        train(wider, [scenes_dir], tmp_path / "wider", device="cpu")
 
 
 def test_mixed_scenes_use_the_bank_directions_and_change_every_epoch(scenes_dir):
