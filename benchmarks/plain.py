@@ -38,6 +38,7 @@ from batcli.sim.questions import (
     candidates,
     make_clip,
     polarity,
+    question_record,
 )
 
 QUESTIONS = Path(__file__).with_name("plain_questions.yaml")
@@ -147,18 +148,8 @@ def plain_records(data: Path, out: Path, per_phrasing: int, seed: int) -> list[d
     for number, entry in enumerate(load_plain()):
         found = [(scene, c) for scene, clip in zip(scenes, clips) for c in entry_candidates(entry, clip)]
         for scene, c in pick(found, per_phrasing, rng):
-            record = {
-                "question_id": f"plain{number:03d}-{scene['clip_id']}",
-                "audio": os.path.relpath(data / scene["audio"], out.parent),
-                "question_type": c.template.question_type,
-                "question": entry["text"].format(**c.fills),
-                "answer": c.answer,
-                "answer_kind": c.template.answer_kind,
-                "template": c.template.id,
-            }
-            if c.template.reasoning:
-                record["reasoning"] = c.template.reasoning
-            records.append(record)
+            records.append(question_record(f"plain{number:03d}-{scene['clip_id']}", os.path.relpath(data / scene["audio"], out.parent),
+                                           entry["text"].format(**c.fills), c))
     return records
 
 

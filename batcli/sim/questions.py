@@ -671,16 +671,15 @@ def generate_questions(
         if text in asked:
             continue
         asked.add(text)
-        record = {
-            "question_id": f"{scene['clip_id']}-{len(questions)}",
-            "audio": scene["audio"],
-            "question_type": pick.template.question_type,
-            "question": text,
-            "answer": pick.answer,
-            "answer_kind": pick.template.answer_kind,
-            "template": pick.template.id,
-        }
-        if pick.template.reasoning:
-            record["reasoning"] = pick.template.reasoning
-        questions.append(record)
+        questions.append(question_record(f"{scene['clip_id']}-{len(questions)}", scene["audio"], text, pick))
     return questions
+
+
+def question_record(question_id: str, audio: str, text: str, candidate: Candidate) -> dict:
+    """The qa.jsonl record of a question worded `text` whose answer is `candidate`'s."""
+    template = candidate.template
+    record = {"question_id": question_id, "audio": audio, "question_type": template.question_type, "question": text,
+              "answer": candidate.answer, "answer_kind": template.answer_kind, "template": template.id}
+    if template.reasoning:
+        record["reasoning"] = template.reasoning
+    return record
