@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from .errors import BatError
 from .llm.data import encoder_fingerprint
+from .llm.gguf import NAMED
 
 
 def half(source: Path, target: Path) -> None:
@@ -46,8 +47,10 @@ def ship_encoder(encoder_run: Path, dest: Path) -> None:
 
 def ship_llm(llm_run: Path, dest: Path) -> None:
     meta = json.loads((llm_run / "bat-llm.json").read_text(encoding="utf-8"))
-    if meta["lm"]["weights"] != "full":
-        raise BatError(f"{llm_run}: only a model with full weights can ship (LoRA needs its base model)")
+    adapter = meta["lm"]["weights"] == "adapter"
+    if adapter and meta["lm"]["base"] not in NAMED:
+        raise BatError(f"{llm_run}: its LoRA adapters sit on {meta['lm']['base']}, which another machine does not have; "
+                       f"only adapters on a named model ({', '.join(NAMED)}) can ship")
     encoder_run = dest / "encoder" if meta["encoder"] == "builtin" else llm_run / meta["encoder"]
     if meta["encoder_fingerprint"] != encoder_fingerprint(encoder_run):
         raise BatError(f"{llm_run} was not trained on the encoder in {encoder_run}")
@@ -58,10 +61,17 @@ def ship_llm(llm_run: Path, dest: Path) -> None:
         if own_encoder:
             shutil.copytree(Path(scratch) / "encoder", llm / "encoder")
     shutil.copytree(llm_run / "tokenizer", llm / "tokenizer")
-    (llm / "lm").mkdir()
-    for name in ("config.json", "generation_config.json"):
-        shutil.copy(llm_run / "lm" / name, llm / "lm" / name)
-    half(llm_run / "lm" / "model.safetensors", llm / "lm" / "model.safetensors")
+    if adapter:
+        (llm / "adapter").mkdir()
+        settings = json.loads((llm_run / "adapter" / "adapter_config.json").read_text(encoding="utf-8"))
+        settings["base_model_name_or_path"] = meta["lm"]["base"]  # not this machine's cache folder
+        (llm / "adapter" / "adapter_config.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+        half(llm_run / "adapter" / "adapter_model.safetensors", llm / "adapter" / "adapter_model.safetensors")
+    else:
+        (llm / "lm").mkdir()
+        for name in ("config.json", "generation_config.json"):
+            shutil.copy(llm_run / "lm" / name, llm / "lm" / name)
+        half(llm_run / "lm" / "model.safetensors", llm / "lm" / "model.safetensors")
     half(llm_run / "projector.safetensors", llm / "projector.safetensors")
     heard_through = llm / "encoder" if own_encoder else dest / "encoder"
     meta.update(encoder="encoder" if own_encoder else "builtin", encoder_fingerprint=encoder_fingerprint(heard_through))

@@ -185,3 +185,37 @@ def test_the_cache_is_bat_cache_else_xdg_cache_home_else_home(tmp_path, monkeypa
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert cache_dir() == tmp_path / "home" / ".cache" / "bat"
+
+
+def test_lora_adapters_on_a_named_model_ship_as_float16_and_answer_as_trained(questions_dir, encoder_dir, tmp_path, monkeypatch):
+    from batcli.encoder.model import load_model
+    from batcli.llm.heard import listen
+    from batcli.ship import ship_encoder, ship_llm
+
+    write_random_gguf(tmp_path / "installed.gguf")
+    monkeypatch.setitem(NAMED, "tinyllm", NamedFile("bat-tiny-package", "1.0", "tiny.gguf"))
+    monkeypatch.setattr(bat_gguf, "named_file", lambda name, where="lm.path": tmp_path / "installed.gguf")
+    monkeypatch.chdir(tmp_path)
+    run, shipped = tmp_path / "run", tmp_path / "data"
+    train(config("lm.path=tinyllm", "stages=[{types: [A, B, C, D, E, free], steps: 2, lr: 0.003}]"), [questions_dir], encoder_dir, run, device="cpu")
+    ship_encoder(encoder_dir, shipped)
+    ship_llm(run, shipped)
+    assert sorted(p.name for p in (shipped / "llm").iterdir()) == ["adapter", "bat-llm.json", "projector.safetensors", "tokenizer"]
+    assert json.loads((shipped / "llm" / "adapter" / "adapter_config.json").read_text())["base_model_name_or_path"] == "tinyllm"
+    assert all(v.dtype == torch.float16 for v in load_file(str(shipped / "llm" / "adapter" / "adapter_model.safetensors")).values())
+    encoder = load_model(shipped / "encoder")
+    tokens, heard = listen(encoder, torch.randn(2, 2, encoder.dims.clip_samples, generator=torch.Generator().manual_seed(0)))
+    questions = ["where is the dog?", "what can you hear?"]
+    trained, copy = (load_spatial_lm(folder, torch.device("cpu"))[0] for folder in (run, shipped / "llm"))
+    assert copy.answer(tokens, heard, questions, 4) == trained.answer(tokens, heard, questions, 4)
+
+
+def test_lora_adapters_on_a_base_model_of_this_machine_alone_do_not_ship(questions_dir, encoder_dir, tmp_path):
+    from batcli.ship import ship_encoder, ship_llm
+
+    write_random_gguf(tmp_path / "mine.gguf")
+    run = tmp_path / "run"
+    train(config(f"lm.path={tmp_path / 'mine.gguf'}", "stages=[{types: [A, B], steps: 1, lr: 0.003}]"), [questions_dir], encoder_dir, run, device="cpu")
+    ship_encoder(encoder_dir, tmp_path / "data")
+    with pytest.raises(BatError, match="which another machine does not have"):
+        ship_llm(run, tmp_path / "data")
