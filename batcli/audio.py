@@ -6,6 +6,7 @@ can be read; the output format follows the file extension.
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 from pathlib import Path
@@ -14,6 +15,7 @@ import numpy as np
 import soundfile
 
 from .errors import BatError
+from .records import atomic_write
 
 
 def load_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
@@ -91,14 +93,13 @@ def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
 
 
 def save_audio(path: str | Path, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:
-    """Write (channels, samples) audio; the file appears only once complete."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.stem}.partial{path.suffix}")
-    try:
-        soundfile.write(str(temporary), np.asarray(audio, dtype=np.float32).T, sample_rate, subtype=subtype)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    """Write (channels, samples) audio in the format its suffix names; the file appears only once
+    complete. Encoded in memory first: libsndfile reports a full disk only as "System error"."""
+    encoded = io.BytesIO()
+    container = Path(path).suffix.lstrip(".").upper()
+    soundfile.write(encoded, np.asarray(audio, dtype=np.float32).T, sample_rate, subtype=subtype, format=container)
+    with atomic_write(path, "wb") as stream:
+        stream.write(encoded.getbuffer())
 
 
 def _reason(err: Exception) -> str:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import inspect
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from .errors import BatError, UsageError
+from .errors import BatError, Stopped, UsageError
 
 app = typer.Typer(
     name="bat",
@@ -88,8 +89,8 @@ def simulate(
         raise UsageError(f"--qa-format {qa_format!r}: expected jsonl or spatialsoundqa")
     try:
         summary = run(settings, out, workers)
-    except KeyboardInterrupt:
-        raise BatError(f"interrupted; the finished clips in {out} are kept, and the same command resumes") from None
+    except Stopped as stop:
+        raise BatError(f"{stop}; the finished clips in {out} are kept, and the same command resumes") from None
     if qa_format == "spatialsoundqa":
         from .formats.spatialsoundqa import write_json
         from .records import load_jsonl
@@ -117,8 +118,8 @@ def _train(command: str, settings, print_config: bool, data: Optional[str], out:
         raise UsageError(f"{command}: needs --data DIR[,DIR...] and -o RUNDIR")
     try:
         summary = run(_folders(data, "--data"))
-    except KeyboardInterrupt:
-        raise BatError(f"interrupted; add --resume to continue from the last checkpoint in {out}") from None
+    except Stopped as stop:
+        raise BatError(f"{stop}; add --resume to continue from the last checkpoint in {out}") from None
     sys.stdout.write(json.dumps(summary) + "\n")
 
 
@@ -353,15 +354,26 @@ def _reflow_help() -> None:
 _reflow_help()
 
 
+def _stop(number: int, _frame) -> None:
+    raise Stopped(f"stopped by {signal.Signals(number).name}")
+
+
 def main() -> None:
-    """Entry point of the `bat` executable: one line on stderr per error, the documented exit codes."""
+    """Entry point of the `bat` executable: one line on stderr per error, the documented exit codes.
+
+    Ctrl-C and SIGTERM stop the command the same way, in one line; outputs are written atomically,
+    so a stop leaves each of them whole or absent. An operating-system error (a full disk, a
+    read-only folder) is one line naming the file."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, _stop)
     try:
         app()
-    except BatError as err:
+    except (BatError, Stopped, OSError) as err:
         if _state["debug"]:
             raise
-        sys.stderr.write(f"bat: error: {err}\n")
-        sys.exit(err.exit_code)
+        message = f"{err.filename}: {err.strerror}" if isinstance(err, OSError) and err.filename else str(err)
+        sys.stderr.write(f"bat: error: {message}\n")
+        sys.exit(getattr(err, "exit_code", 1))
 
 
 if __name__ == "__main__":

@@ -24,9 +24,20 @@ class RateColumn(ProgressColumn):
         return Text(f"{done / task.elapsed:.1f} {unit}/s", style="progress.data.speed")
 
 
+class QuietProgress(Progress):
+    """rich's Progress, less the blank line it prints on stopping outside a terminal when no task
+    was shown (a single file's bar is hidden; when a command failed, that line came before the error)."""
+
+    def stop(self) -> None:
+        if any(task.visible for task in self.tasks):
+            super().stop()
+        elif not self.disable:
+            self.live.stop()
+
+
 def progress_bar(*extra: ProgressColumn) -> Progress:
     """Description, bar, done/total, rate, any `extra` columns, time left."""
-    return Progress(
+    return QuietProgress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),

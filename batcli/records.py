@@ -65,12 +65,31 @@ def write_jsonl(records: Iterable[dict], destination: str | Path | None = None) 
 
 @contextmanager
 def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO]:
-    """Open a temporary file beside `path` and move it into place only if the block succeeds."""
+    """Open a temporary file beside `path` and move it into place only if the block succeeds.
+    A failed write (a full disk, a read-only folder) is a BatError that names `path`."""
     path = Path(path)
     temporary = path.with_name(f".{path.name}.partial")
     try:
         with open(temporary, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as stream:
             yield stream
         os.replace(temporary, path)
+    except OSError as err:
+        raise BatError(f"{path}: cannot write it ({err.strerror or err})") from None
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """A small text file (JSON, a label list), written atomically."""
+    with atomic_write(path) as stream:
+        stream.write(text)
+
+
+def write_tensors(path: str | Path, tensors: dict, metadata: dict[str, str] | None = None) -> None:
+    """A safetensors file, written atomically: serialized in memory, then written as plain bytes so
+    that a full disk is reported as such (safetensors' own writer reports it as a Rust I/O error)."""
+    from safetensors.torch import save
+
+    data = save({name: tensor.contiguous() for name, tensor in tensors.items()}, metadata)
+    with atomic_write(path, "wb") as stream:
+        stream.write(data)

@@ -1,13 +1,20 @@
-"""Where models run: the device a user asked for, and mixed precision on CUDA."""
+"""Where work runs: the device a user asked for, mixed precision on CUDA, and worker processes
+that never outlive bat's main process."""
 
 from __future__ import annotations
 
 import os
-from contextlib import nullcontext
+import select
+import signal
+import threading
+import time
+from contextlib import contextmanager, nullcontext
 
 import torch
 
 from .errors import UsageError
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def pick_device(name: str) -> torch.device:
@@ -28,3 +35,55 @@ def pick_device(name: str) -> torch.device:
 def autocast(device: torch.device):
     """bf16 autocast on CUDA; full precision on the CPU."""
     return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+
+
+def follow_main_process(main_pid: int, _worker_id: int = 0) -> None:
+    """Make this worker process exit as soon as bat's main process `main_pid` ends, however it ends,
+    kill -9 included, and leave Ctrl-C and SIGTERM to the main process, which stops its workers itself.
+
+    Workers started by a fork server are the server's children, not the main process's, so neither
+    the parent-death signal nor torch's own watchdog notices the main process going; and the fork
+    server waits for its workers. A thread waiting on the main process's pidfd (Linux), or polling
+    its pid elsewhere, does. The second argument lets torch's DataLoader call it as worker_init_fn."""
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
+    threading.Thread(target=_exit_when_gone, args=(main_pid,), name="bat-follow-main", daemon=True).start()
+
+
+def _exit_when_gone(pid: int) -> None:
+    try:
+        handle = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # not Linux, or the process is gone already
+        while _alive(pid):
+            time.sleep(0.5)
+    else:
+        select.select([handle], [], [])
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def uninterrupted():
+    """Hold Ctrl-C and SIGTERM until the block is done, then act on them: a stop never leaves a
+    model folder, a checkpoint or a set of records half rewritten."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = []
+    previous = {number: signal.signal(number, lambda number, _frame: held.append(number)) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if held:
+            signal.raise_signal(held[0])

@@ -16,16 +16,17 @@ import tempfile
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from .errors import BatError
+from .records import write_tensors
 from .llm.data import encoder_fingerprint
 from .llm.gguf import NAMED
 
 
 def half(source: Path, target: Path) -> None:
     tensors = load_file(str(source))
-    save_file({k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}, str(target))
+    write_tensors(target, {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()})
 
 
 def fresh_folder(folder: Path) -> Path:

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from ..config import from_dict
 from ..errors import BatError
+from ..records import write_tensors, write_text
 from .features import BinauralFeatures
 
 
@@ -167,9 +168,9 @@ def save_model(model: SpatialEncoder, folder: str | Path, dtype: torch.dtype = t
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(folder / "model.safetensors"))
-    (folder / "labels.txt").write_text("".join(f"{label}\n" for label in model.labels), encoding="utf-8")
-    (folder / "config.json").write_text(json.dumps({"kind": "bat-encoder", "dims": asdict(model.dims)}, indent=2) + "\n", encoding="utf-8")
+    write_tensors(folder / "model.safetensors", state)
+    write_text(folder / "labels.txt", "".join(f"{label}\n" for label in model.labels))
+    write_text(folder / "config.json", json.dumps({"kind": "bat-encoder", "dims": asdict(model.dims)}, indent=2) + "\n")
 
 
 def load_model(folder: str | Path, device: str | torch.device = "cpu") -> SpatialEncoder:

@@ -15,6 +15,7 @@ import math
 import os
 import time
 from contextlib import nullcontext
+from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from ..errors import BatError, UsageError
 from ..metrics import localization_report
 from ..progress import progress_bar, stderr
 from ..records import atomic_write
-from ..runtime import autocast, pick_device
+from ..runtime import autocast, follow_main_process, pick_device, uninterrupted
 from ..training import (
     append_metrics,
     drop_metrics_after,
@@ -191,6 +192,7 @@ def _loader(examples: Examples, config: EncoderTrainConfig, sampler: EpochSample
         # and a fork server keeps workers from inheriting the locks of this process's threads.
         generator=torch.Generator(),
         multiprocessing_context="forkserver" if workers else None,
+        worker_init_fn=partial(follow_main_process, os.getpid()) if workers else None,
         persistent_workers=bool(workers),
         prefetch_factor=4 if workers else None,
     )
@@ -204,7 +206,13 @@ def _parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]
 
 
 def _save_checkpoint(model, optimizer, schedule, step: int, smoothed: float, device: torch.device, out_dir: Path) -> None:
-    """The model directory's files and checkpoint.pt, each replaced only once completely written."""
+    """The model directory's files and checkpoint.pt, each replaced only once completely written,
+    all of them before a stop is acted on."""
+    with uninterrupted():
+        _write_checkpoint(model, optimizer, schedule, step, smoothed, device, out_dir)
+
+
+def _write_checkpoint(model, optimizer, schedule, step: int, smoothed: float, device: torch.device, out_dir: Path) -> None:
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
              "step": step, "smoothed_loss": smoothed, "rng": torch.get_rng_state()}
     if device.type == "cuda":

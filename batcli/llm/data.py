@@ -15,14 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
 
 from ..audio import read_binaural
 from ..encoder.data import fit_length
 from ..encoder.model import SpatialEncoder
 from ..errors import BatError
 from ..progress import progress_bar
-from ..records import load_jsonl
+from ..records import load_jsonl, write_tensors
 from ..runtime import autocast
 from .heard import listen
 
@@ -98,7 +97,5 @@ def cached_encoding(cache: Path, fingerprint: str, clips: list[Path], encoder: S
                 return stream.get_tensor("tokens"), stream.get_tensor("heard")
     tokens, heard = encode_clips(encoder, clips, device, label=label)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache.with_name(f".{cache.name}.partial")
-    save_file({"tokens": tokens.contiguous(), "heard": heard.contiguous()}, str(partial), metadata={"key": key})
-    partial.replace(cache)
+    write_tensors(cache, {"tokens": tokens, "heard": heard}, {"key": key})
     return tokens, heard

@@ -20,9 +20,9 @@ from importlib import metadata
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 
 from ..errors import BatError
+from ..records import write_tensors, write_text
 from ..progress import stderr
 
 
@@ -122,11 +122,11 @@ def _convert(file: Path, out: Path, where: str) -> None:
     # the GGUF quantization entry (the weights are dequantized) and with tied tensors stored once.
     config = json.loads(lm.config.to_json_string(use_diff=False))
     config.pop("quantization_config", None)
-    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    write_text(out / "config.json", json.dumps(config, indent=2) + "\n")
     weights, seen = {}, set()
     for name, tensor in lm.state_dict().items():
         if tensor.data_ptr() not in seen:
             seen.add(tensor.data_ptr())
             weights[name] = tensor.contiguous()
-    save_file(weights, str(out / "model.safetensors"), metadata={"format": "pt"})
+    write_tensors(out / "model.safetensors", weights, {"format": "pt"})
     tokenizer.save_pretrained(out)

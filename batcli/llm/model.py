@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 from transformers.utils import logging as transformers_logging
 
 from ..config import from_dict
 from ..errors import BatError, UsageError
+from ..records import write_tensors, write_text
 from .gguf import lm_directory
 from .heard import group_slices
 
@@ -212,13 +213,13 @@ def save_spatial_lm(model: SpatialLM, folder: Path, meta: dict, encoder_dir: Pat
     adapter/ (LoRA on the base model named in bat-llm.json); encoder/ holds a copy of the encoder
     unless it is the built-in one."""
     folder.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.projector.state_dict().items()}, str(folder / "projector.safetensors"))
+    write_tensors(folder / "projector.safetensors", {k: v.detach().cpu() for k, v in model.projector.state_dict().items()})
     model.tokenizer.save_pretrained(folder / "tokenizer")
     target = folder / ("adapter" if meta["lm"]["weights"] == "adapter" else "lm")
     model.lm.save_pretrained(target)
     if encoder_dir is not None and not (folder / "encoder").is_dir():
         shutil.copytree(encoder_dir, folder / "encoder", ignore=shutil.ignore_patterns("checkpoint.pt", "metrics.jsonl", "train.yaml"))
-    (folder / "bat-llm.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    write_text(folder / "bat-llm.json", json.dumps(meta, indent=2) + "\n")
 
 
 def load_spatial_lm(folder: Path, device: torch.device) -> tuple[SpatialLM, dict]:

@@ -23,7 +23,7 @@ from ..errors import BatError, UsageError
 from ..metrics import answer_report
 from ..progress import progress_bar, stderr
 from ..records import atomic_write
-from ..runtime import autocast, pick_device
+from ..runtime import autocast, pick_device, uninterrupted
 from ..training import (
     append_metrics,
     drop_metrics_after,
@@ -185,8 +185,9 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
             if main:
                 row = {"step": step, "stage": number, "types": stage.types, "train_loss": round(smoothed, 4),
                        **validate(model, val_questions, val_audio, stage.types, config, device)}
-                append_metrics(out_dir, row)
-                save_spatial_lm(model, out_dir, meta, None if builtin else encoder_dir)
+                with uninterrupted():
+                    append_metrics(out_dir, row)
+                    save_spatial_lm(model, out_dir, meta, None if builtin else encoder_dir)
             start = end
     if world > 1:
         torch.distributed.destroy_process_group()
@@ -277,5 +278,5 @@ def _save_checkpoint(model: SpatialLM, optimizer, step: int, out_dir: Path) -> N
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     state = {"model": {k: v for k, v in model.state_dict().items() if k in trainable}, "optimizer": optimizer.state_dict(),
              "step": step, "rng": torch.get_rng_state()}
-    with atomic_write(out_dir / "checkpoint.pt", "wb") as stream:
+    with uninterrupted(), atomic_write(out_dir / "checkpoint.pt", "wb") as stream:
         torch.save(state, stream)

@@ -31,6 +31,7 @@ from ..config import dump_yaml
 from ..errors import BatError, UsageError
 from ..progress import progress_bar, stderr
 from ..records import atomic_write, load_jsonl, write_jsonl
+from ..runtime import follow_main_process, uninterrupted
 from .hrtf import HRTF, load_hrtf
 from .library import SoundConfig, SoundLibrary, load_library
 from .questions import QuestionConfig, generate_questions
@@ -74,7 +75,8 @@ def simulate(config: SimulateConfig, out_dir: Path, workers: int) -> dict:
     if len(todo) < len(clips) + len(responses):
         stderr.print(f"{out_dir}: resuming, {len(clips) + len(responses) - len(todo)} items already done")
     _run(todo, config, out_dir, hrtf, library, workers)
-    _assemble(out_dir, clips, responses)
+    with uninterrupted():
+        _assemble(out_dir, clips, responses)
     return _summary(out_dir)
 
 
@@ -123,9 +125,10 @@ def _part_path(out_dir: Path, kind: str, index: int) -> Path:
 _worker: dict = {}
 
 
-def _init_worker(config: SimulateConfig, out_dir: Path, hrtf: HRTF, library: SoundLibrary) -> None:
+def _init_worker(config: SimulateConfig, out_dir: Path, hrtf: HRTF, library: SoundLibrary, main_pid: int) -> None:
     import torch
 
+    follow_main_process(main_pid)
     torch.set_num_threads(1)  # the worker processes already fill the cores
     _worker.update(config=config, out_dir=out_dir, hrtf=hrtf, library=library)
 
@@ -181,7 +184,7 @@ def load_response(path: Path) -> tuple[np.ndarray, int]:
 
 def _run(todo, config, out_dir, hrtf, library, workers: int) -> None:
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
-    state = (config, out_dir, hrtf, library)
+    state = (config, out_dir, hrtf, library, os.getpid())
     with progress_bar() as progress:
         task = progress.add_task("simulate", total=len(todo), unit="clips")
         if not todo:
