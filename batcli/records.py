@@ -93,3 +93,33 @@ def write_tensors(path: str | Path, tensors: dict, metadata: dict[str, str] | No
     data = save({name: tensor.contiguous() for name, tensor in tensors.items()}, metadata)
     with atomic_write(path, "wb") as stream:
         stream.write(data)
+
+
+def read_json(path: str | Path) -> dict:
+    """A JSON object from a file; a missing, unreadable or damaged file is a BatError naming it."""
+    path = Path(path)
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BatError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise BatError(f"{path}: cannot read it ({getattr(err, 'strerror', None) or err})") from None
+    except json.JSONDecodeError as err:
+        raise BatError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+    if not isinstance(value, dict):
+        raise BatError(f"{path}: expected a JSON object, found {type(value).__name__}")
+    return value
+
+
+def read_tensors(path: str | Path, framework: str = "pt") -> tuple[dict, dict[str, str]]:
+    """The tensors of a safetensors file and its metadata; a damaged file is a BatError naming it."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise BatError(f"{path}: no such file")
+    try:
+        with safe_open(str(path), framework=framework) as stream:
+            return {name: stream.get_tensor(name) for name in stream.keys()}, stream.metadata() or {}
+    except Exception as err:  # safetensors' own error type, or an OSError from the read
+        raise BatError(f"{path}: damaged or not a safetensors file ({str(err).splitlines()[0]})") from None

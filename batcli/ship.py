@@ -16,16 +16,15 @@ import tempfile
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 
 from .errors import BatError
-from .records import write_tensors
+from .records import read_tensors, write_tensors
 from .llm.data import encoder_fingerprint
 from .llm.gguf import NAMED
 
 
 def half(source: Path, target: Path) -> None:
-    tensors = load_file(str(source))
+    tensors, _ = read_tensors(source)
     write_tensors(target, {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()})
 
 

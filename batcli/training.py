@@ -15,7 +15,7 @@ import torch
 import yaml
 
 from .config import dump_yaml, from_dict
-from .errors import UsageError
+from .errors import BatError, UsageError
 from .records import atomic_write, dumps, load_jsonl
 
 T = TypeVar("T")
@@ -72,3 +72,14 @@ def last_metrics(out_dir: Path) -> dict:
     path = out_dir / "metrics.jsonl"
     rows = load_jsonl(path) if path.is_file() else []
     return {"metrics": rows[-1]} if rows else {}
+
+
+def read_checkpoint(out_dir: Path) -> dict:
+    """RUNDIR/checkpoint.pt, loaded with weights_only (no code runs from it); a missing or damaged
+    one is a BatError naming it."""
+    path = out_dir / "checkpoint.pt"
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a damaged zip or pickle fails in torch's reader, in many ways
+        raise BatError(f"{path}: damaged ({str(err).splitlines()[0] if str(err) else type(err).__name__}); "
+                       f"train again without --resume, or restore the file") from None

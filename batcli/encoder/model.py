@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
 from ..config import from_dict
-from ..errors import BatError
-from ..records import write_tensors, write_text
+from ..errors import BatError, UsageError
+from ..records import read_json, read_tensors, write_tensors, write_text
 from .features import BinauralFeatures
 
 
@@ -179,16 +178,16 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu") -> Spatia
     missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
     if missing:
         raise BatError(f"{folder}: not an encoder model directory (missing {', '.join(missing)})")
-    try:
-        meta = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise BatError(f"{folder / 'config.json'}: not valid JSON ({err.msg})") from None
+    meta = read_json(folder / "config.json")
     if meta.get("kind") != "bat-encoder":
         raise BatError(f"{folder / 'config.json'}: not a bat encoder (kind {meta.get('kind')!r})")
-    dims = from_dict(EncoderDims, meta["dims"])
+    try:
+        dims = from_dict(EncoderDims, meta["dims"])
+    except (KeyError, UsageError) as err:
+        raise BatError(f"{folder / 'config.json'}: not the dimensions of a bat encoder ({err})") from None
     labels = [line.strip() for line in (folder / "labels.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
     model = SpatialEncoder(dims, labels)
-    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(folder / "model.safetensors")).items()}
+    state = {k: v.float() if v.is_floating_point() else v for k, v in read_tensors(folder / "model.safetensors")[0].items()}
     try:
         model.load_state_dict(state)
     except RuntimeError as err:

@@ -32,6 +32,7 @@ from ..training import (
     drop_metrics_after,
     last_metrics,
     open_run_folder,
+    read_checkpoint,
     start_distributed,
     warmup_cosine,
 )
@@ -98,7 +99,7 @@ def train(config: EncoderTrainConfig, data: list[Path], out_dir: Path, responses
         optimizer, lambda step: warmup_cosine(step, config.optim.steps, config.optim.warmup_steps, config.optim.final_lr_fraction))
     step, smoothed = 0, None
     if resume:
-        state = torch.load(out_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
+        state = read_checkpoint(out_dir)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])

@@ -14,14 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
 
 from ..audio import read_binaural
 from ..encoder.data import fit_length
 from ..encoder.model import SpatialEncoder
 from ..errors import BatError
 from ..progress import progress_bar
-from ..records import load_jsonl, write_tensors
+from ..records import load_jsonl, read_tensors, write_tensors
 from ..runtime import autocast
 from .heard import listen
 
@@ -92,9 +91,12 @@ def cached_encoding(cache: Path, fingerprint: str, clips: list[Path], encoder: S
     """encode_clips' tensors from `cache` when it matches the encoder and clips, else computed and stored there."""
     key = hashlib.sha256("\n".join([fingerprint, "tokens+heard", *map(str, clips)]).encode()).hexdigest()[:16]
     if cache.is_file():
-        with safe_open(str(cache), framework="pt") as stream:
-            if stream.metadata().get("key") == key:
-                return stream.get_tensor("tokens"), stream.get_tensor("heard")
+        try:
+            tensors, metadata = read_tensors(cache)
+        except BatError:  # a damaged cache is computed again
+            tensors, metadata = {}, {}
+        if metadata.get("key") == key and {"tokens", "heard"} <= tensors.keys():
+            return tensors["tokens"], tensors["heard"]
     tokens, heard = encode_clips(encoder, clips, device, label=label)
     cache.parent.mkdir(parents=True, exist_ok=True)
     write_tensors(cache, {"tokens": tokens, "heard": heard}, {"key": key})

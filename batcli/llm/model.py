@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from safetensors.torch import load_file
 from torch import nn
 from transformers.utils import logging as transformers_logging
 
 from ..config import from_dict
 from ..errors import BatError, UsageError
-from ..records import write_tensors, write_text
+from ..records import read_json, read_tensors, write_tensors, write_text
 from .gguf import lm_directory
 from .heard import group_slices
 
@@ -229,19 +228,35 @@ def load_spatial_lm(folder: Path, device: torch.device) -> tuple[SpatialLM, dict
     meta_file = folder / "bat-llm.json"
     if not meta_file.is_file():
         raise BatError(f"{folder}: not a bat language-model directory (no bat-llm.json)")
-    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    meta = read_json(meta_file)
     try:
         projector_config = from_dict(ProjectorConfig, meta["projector"])
-    except UsageError as error:
+        weights, base_name = meta["lm"]["weights"], meta["lm"].get("base")
+    except (KeyError, TypeError, UsageError) as error:
         raise BatError(f"{folder}: written by another version of bat ({error}); train it again with bat train-llm") from None
-    tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer", local_files_only=True)
-    if meta["lm"]["weights"] == "adapter":
+    tokenizer = _loaded(folder / "tokenizer", "a tokenizer", lambda: AutoTokenizer.from_pretrained(folder / "tokenizer", local_files_only=True))
+    if weights == "adapter":
         from peft import PeftModel
 
-        base = lm_directory(meta["lm"]["base"], f"{folder}: the base model of its LoRA adapters,")
-        lm = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, local_files_only=True, dtype=torch.float32), folder / "adapter")
+        base = lm_directory(base_name, f"{folder}: the base model of its LoRA adapters,")
+        lm = _loaded(base, "a language model", lambda: AutoModelForCausalLM.from_pretrained(base, local_files_only=True, dtype=torch.float32))
+        lm = _loaded(folder / "adapter", "LoRA adapters", lambda: PeftModel.from_pretrained(lm, folder / "adapter"))
     else:
-        lm = AutoModelForCausalLM.from_pretrained(folder / "lm", local_files_only=True, dtype=torch.float32)
+        lm = _loaded(folder / "lm", "a language model", lambda: AutoModelForCausalLM.from_pretrained(folder / "lm", local_files_only=True, dtype=torch.float32))
     projector = Projector(projector_config, meta["encoder_width"], lm.get_input_embeddings().embedding_dim)
-    projector.load_state_dict(load_file(str(folder / "projector.safetensors")))
+    try:
+        projector.load_state_dict(read_tensors(folder / "projector.safetensors")[0])
+    except RuntimeError as err:
+        raise BatError(f"{folder / 'projector.safetensors'}: weights do not fit bat-llm.json ({str(err).splitlines()[0]})") from None
     return SpatialLM(projector, lm, tokenizer, meta.get("heard_words"), projector_config.heard_words).to(device).eval(), meta
+
+
+def _loaded(path: Path, what: str, load):
+    """What `load` returns; a missing or damaged folder is a BatError naming it. transformers and
+    peft fail on a broken file in many ways (OSError, ValueError, JSON, tokenizers' own errors)."""
+    if not path.exists():
+        raise BatError(f"{path}: missing; expected {what} there")
+    try:
+        return load()
+    except Exception as err:
+        raise BatError(f"{path}: cannot load {what} ({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None

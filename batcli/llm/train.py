@@ -29,6 +29,7 @@ from ..training import (
     drop_metrics_after,
     last_metrics,
     open_run_folder,
+    read_checkpoint,
     start_distributed,
     warmup_cosine,
 )
@@ -126,7 +127,7 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
     total = sum(stage.steps for stage in config.stages)
     step = 0
     if resume:
-        state = torch.load(out_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
+        state = read_checkpoint(out_dir)
         model.load_state_dict(state["model"], strict=False)
         optimizer.load_state_dict(state["optimizer"])
         step = state["step"]

@@ -30,7 +30,7 @@ from ..audio import save_audio
 from ..config import dump_yaml
 from ..errors import BatError, UsageError
 from ..progress import progress_bar, stderr
-from ..records import atomic_write, load_jsonl, write_jsonl
+from ..records import atomic_write, load_jsonl, read_tensors, write_jsonl
 from ..runtime import follow_main_process, uninterrupted
 from .hrtf import HRTF, load_hrtf
 from .library import SoundConfig, SoundLibrary, load_library
@@ -176,10 +176,10 @@ def save_response(path: Path, response: np.ndarray, sample_rate: int) -> None:
 
 def load_response(path: Path) -> tuple[np.ndarray, int]:
     """A bank response (2, taps) and its sample rate."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="numpy") as stream:
-        return stream.get_tensor("response"), int(stream.metadata()["sample_rate"])
+    tensors, metadata = read_tensors(path, "numpy")
+    if "response" not in tensors or "sample_rate" not in metadata:
+        raise BatError(f"{path}: not a bat response (needs a response tensor and its sample_rate)")
+    return tensors["response"], int(metadata["sample_rate"])
 
 
 def _run(todo, config, out_dir, hrtf, library, workers: int) -> None:
