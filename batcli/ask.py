@@ -46,8 +46,8 @@ def read_question_file(path: str, audio_root: Path | None = None, reverb_root: P
         if "mixture" in record:
             mixture = [(find_audio(folder, audio_id), responses / reverb_id)
                        for audio_id, reverb_id in record["mixture"]]
-            name = " + ".join(f"{audio} * {response}" for audio, response in mixture)
-            yield {**record, "resolved_audio": name, "resolved_mixture": mixture}
+            heard = " + ".join(f"{audio} * {response}" for audio, response in mixture)
+            yield {**record, "resolved_audio": heard, "resolved_mixture": mixture}
         elif "spatialsoundqa_type" in record:
             yield {**record, "resolved_audio": str(find_audio(folder, record["audio"]))}
         else:

@@ -23,6 +23,12 @@ def load_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.nda
 
     A WAV file shorter than its header says is an error: libsndfile would quietly read what is there.
     """
+    if not os.path.exists(path):
+        raise BatError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise BatError(f"{path}: a folder, not an audio file")
+    if os.path.getsize(path) == 0:
+        raise BatError(f"{path}: the file is empty")
     missing = wav_shortfall(path)
     if missing:
         promised, held = missing
@@ -31,7 +37,10 @@ def load_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.nda
     try:
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, OSError) as err:
-        raise BatError(f"{path}: cannot read audio ({_reason(err)})") from None
+        reason = _reason(err)
+        if "format not recognised" in reason.lower():
+            reason = "not an audio format soundfile reads: WAV, FLAC, OGG, MP3, AIFF, ..."
+        raise BatError(f"{path}: cannot read audio ({reason})") from None
     audio = np.ascontiguousarray(data.T)
     if audio.shape[1] == 0:
         raise BatError(f"{path}: the file holds no audio samples")

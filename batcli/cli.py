@@ -301,6 +301,8 @@ def ask(
         raise UsageError("ask: give AUDIO and QUESTION, or --questions FILE.jsonl (not both)")
     if question is not None and not question.strip():
         raise UsageError("ask: QUESTION is empty")
+    if audio is not None and not audio.strip():
+        raise UsageError("ask: AUDIO is empty; give a recording's path")
     if beams < 1 or batch_size < 1 or (max_tokens is not None and max_tokens < 1) or start < 0:
         raise UsageError("--beams, --batch-size and --max-tokens must be at least 1, --start at least 0")
     if (audio_root or reverb_root) and not questions:

@@ -84,8 +84,8 @@ def localize(inputs: list[str], model: SpatialEncoder, window_s: float | None = 
              batch_size: int = 16, threshold: float = 0.5, unknown_below: float = 0.0) -> Iterator[dict]:
     """Localization records, one per window, in input order."""
     device = next(model.parameters()).device
-    window_s = window_s or model.dims.clip_s
-    hop_s = hop_s or window_s
+    window_s = model.dims.clip_s if window_s is None else window_s
+    hop_s = window_s if hop_s is None else hop_s
     if window_s <= 0 or hop_s <= 0:
         raise UsageError("--window and --hop must be positive")
     if window_s > model.dims.clip_s + 1e-9:

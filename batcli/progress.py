@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True)  # a message is one line in a log, however long
 
 
 class RateColumn(ProgressColumn):
@@ -25,8 +25,16 @@ class RateColumn(ProgressColumn):
 
 
 class QuietProgress(Progress):
-    """rich's Progress, less the blank line it prints on stopping outside a terminal when no task
-    was shown (a single file's bar is hidden; when a command failed, that line came before the error)."""
+    """rich's Progress, quieter outside a terminal (a log, a pipe), where it prints its bars once, on
+    stopping: not when the work failed, so that the error is the one line there, and no blank line
+    when no task was shown (a single file's bar is hidden)."""
+
+    def __exit__(self, exc_type, exc_value, traceback) -> None:
+        if exc_type is not None and not self.console.is_terminal:
+            self.live.transient = True
+            self.live.stop()
+        else:
+            super().__exit__(exc_type, exc_value, traceback)
 
     def stop(self) -> None:
         if any(task.visible for task in self.tasks):

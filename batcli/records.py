@@ -113,6 +113,16 @@ def read_json(path: str | Path) -> dict:
 
 def read_tensors(path: str | Path, framework: str = "pt") -> tuple[dict, dict[str, str]]:
     """The tensors of a safetensors file and its metadata; a damaged file is a BatError naming it."""
+    return _open_tensors(path, framework, lambda stream: ({name: stream.get_tensor(name) for name in stream.keys()}, stream.metadata() or {}))
+
+
+def check_tensors(path: str | Path) -> None:
+    """Check a safetensors file without reading its tensors: safetensors refuses a truncated or
+    damaged file when it opens it, so this finds one before a long run would."""
+    _open_tensors(path, "numpy", lambda stream: stream.keys())
+
+
+def _open_tensors(path: str | Path, framework: str, read):
     from safetensors import safe_open
 
     path = Path(path)
@@ -120,6 +130,6 @@ def read_tensors(path: str | Path, framework: str = "pt") -> tuple[dict, dict[st
         raise BatError(f"{path}: no such file")
     try:
         with safe_open(str(path), framework=framework) as stream:
-            return {name: stream.get_tensor(name) for name in stream.keys()}, stream.metadata() or {}
+            return read(stream)
     except Exception as err:  # safetensors' own error type, or an OSError from the read
         raise BatError(f"{path}: damaged or not a safetensors file ({str(err).splitlines()[0]})") from None

@@ -39,14 +39,17 @@ def autocast(device: torch.device):
 
 def follow_main_process(main_pid: int, _worker_id: int = 0) -> None:
     """Make this worker process exit as soon as bat's main process `main_pid` ends, however it ends,
-    kill -9 included, and leave Ctrl-C and SIGTERM to the main process, which stops its workers itself.
+    kill -9 included. Ctrl-C, which reaches the whole process group, is left to the main process,
+    which stops its workers itself; SIGTERM (the main process's way of stopping a worker, and a
+    job scheduler's way of stopping them all) ends the worker quietly, with no traceback and an exit
+    status that torch's loader does not report as a crash.
 
     Workers started by a fork server are the server's children, not the main process's, so neither
     the parent-death signal nor torch's own watchdog notices the main process going; and the fork
     server waits for its workers. A thread waiting on the main process's pidfd (Linux), or polling
     its pid elsewhere, does. The second argument lets torch's DataLoader call it as worker_init_fn."""
-    for number in STOP_SIGNALS:
-        signal.signal(number, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda _number, _frame: os._exit(0))
     threading.Thread(target=_exit_when_gone, args=(main_pid,), name="bat-follow-main", daemon=True).start()
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from .errors import BatError
-from .records import read_tensors, write_tensors
+from .records import read_tensors, write_tensors, write_text
 from .llm.data import encoder_fingerprint
 from .llm.gguf import NAMED
 
@@ -65,7 +65,7 @@ def ship_llm(llm_run: Path, dest: Path) -> None:
         (llm / "adapter").mkdir()
         settings = json.loads((llm_run / "adapter" / "adapter_config.json").read_text(encoding="utf-8"))
         settings["base_model_name_or_path"] = meta["lm"]["base"]  # not this machine's cache folder
-        (llm / "adapter" / "adapter_config.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+        write_text(llm / "adapter" / "adapter_config.json", json.dumps(settings, indent=2) + "\n")
         half(llm_run / "adapter" / "adapter_model.safetensors", llm / "adapter" / "adapter_model.safetensors")
     else:
         (llm / "lm").mkdir()
@@ -75,7 +75,7 @@ def ship_llm(llm_run: Path, dest: Path) -> None:
     half(llm_run / "projector.safetensors", llm / "projector.safetensors")
     heard_through = llm / "encoder" if own_encoder else dest / "encoder"
     meta.update(encoder="encoder" if own_encoder else "builtin", encoder_fingerprint=encoder_fingerprint(heard_through))
-    (llm / "bat-llm.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    write_text(llm / "bat-llm.json", json.dumps(meta, indent=2) + "\n")
 
 
 if __name__ == "__main__":

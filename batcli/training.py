@@ -16,7 +16,7 @@ import yaml
 
 from .config import dump_yaml, from_dict
 from .errors import BatError, UsageError
-from .records import atomic_write, dumps, load_jsonl
+from .records import atomic_write, dumps, load_jsonl, write_text
 
 T = TypeVar("T")
 
@@ -34,7 +34,7 @@ def open_run_folder(config: T, out_dir: Path, resume: bool, main: bool = True) -
             raise UsageError(f"--resume: the config differs from the one in {out_dir / 'train.yaml'}; resume with the same config")
     elif main:
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "train.yaml").write_text(dump_yaml(config), encoding="utf-8")
+        write_text(out_dir / "train.yaml", dump_yaml(config))
 
 
 def start_distributed() -> tuple[int, int]:

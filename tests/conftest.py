@@ -1,7 +1,22 @@
+"""Fixtures shared across the test folders: the `bat` command line, small simulated data sets and a
+tiny untrained encoder (1-s clips at 16 kHz, so that everything that uses them stays quick)."""
+
 import subprocess
 import sys
 
 import pytest
+import torch
+
+from batcli.config import from_dict
+from batcli.encoder.model import EncoderDims, SpatialEncoder, save_model
+from batcli.sim.simulate import SimulateConfig, simulate
+
+RATE = 16000
+
+# --set values for the embedded language model at its smallest (checkpointed every 2 steps).
+TINY_LLM = ["val_clips=4", "val_questions=8", "batch_size=4", "checkpoint_every=2", "max_answer_tokens=6",
+            "projector.queries=4", "projector.width=32", "projector.heads=2", "projector.layers=1",
+            "lm.hidden_size=32", "lm.layers=1", "lm.heads=2", "lm.intermediate_size=64", "lm.vocab_size=400"]
 
 
 @pytest.fixture
@@ -16,4 +31,51 @@ def bat():
             raise AssertionError(f"bat {' '.join(map(str, args))} failed ({result.returncode}):\n{result.stderr}")
         return result
 
+    return run
+
+
+@pytest.fixture(scope="session")
+def scenes_dir(tmp_path_factory):
+    """40 one-second binaural clips (1-2 sources) with a question each, and a bank of 12 room responses."""
+    out = tmp_path_factory.mktemp("encoder-data") / "data"
+    config = from_dict(SimulateConfig, {
+        "seed": 5, "num_clips": 40, "responses": 12, "sample_rate": RATE, "duration_s": 1.0,
+        "scene": {"min_event_s": 0.5}, "room": {"rt60_s": [0.2, 0.4]}, "questions": {"per_clip": 1},
+    })
+    simulate(config, out, workers=2)
+    return out
+
+
+@pytest.fixture(scope="session")
+def questions_dir(tmp_path_factory):
+    """24 one-second clips with 4 questions each."""
+    out = tmp_path_factory.mktemp("llm-data") / "data"
+    config = from_dict(SimulateConfig, {"seed": 2, "num_clips": 24, "sample_rate": RATE, "duration_s": 1.0,
+                                        "scene": {"min_event_s": 0.5}, "questions": {"per_clip": 4}})
+    simulate(config, out, workers=2)
+    return out
+
+
+@pytest.fixture(scope="session")
+def encoder_dir(tmp_path_factory):
+    """An untrained encoder for 1-s clips at 16 kHz: what the language-model tests listen through."""
+    from batcli.sim.sounds import CLASSES
+
+    torch.manual_seed(0)
+    dims = EncoderDims(sample_rate=RATE, clip_s=1.0, n_fft=512, hop=160, n_mels=32, f_max=7600.0, width=32, depth=1, heads=2)
+    folder = tmp_path_factory.mktemp("encoder")
+    save_model(SpatialEncoder(dims, list(CLASSES)), folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def llm_run(tmp_path_factory, questions_dir, encoder_dir):
+    """A run folder of the smallest embedded language model, two steps trained: quick to load, for
+    the tests of what `bat ask` does around the model."""
+    from batcli.config import load_config
+    from batcli.llm.train import LLMTrainConfig, train
+
+    config = load_config(LLMTrainConfig, "llm", None, [*TINY_LLM, "stages=[{types: [A, B], steps: 2, lr: 0.003}]"])
+    run = tmp_path_factory.mktemp("llm") / "run"
+    train(config, [questions_dir], encoder_dir, run, device="cpu")
     return run

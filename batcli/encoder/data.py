@@ -20,7 +20,7 @@ from ..audio import read_binaural
 from ..config import from_dict
 from ..errors import BatError
 from ..metrics import sources_in_window
-from ..records import load_jsonl
+from ..records import check_tensors, load_jsonl
 from ..sim.hrtf import load_hrtf
 from ..sim.library import load_library
 from ..sim.mixing import HeadVariation, ResponseBank, mix_responses
@@ -80,12 +80,15 @@ def fit_length(audio: np.ndarray, samples: int) -> np.ndarray:
 
 
 def bank_config(folder: Path, sample_rate: int) -> SimulateConfig:
-    """The simulate config of a response bank, checked to be usable at the model's rate."""
+    """The simulate config of a response bank, checked to be usable at the model's rate and to hold
+    no damaged response (the loader processes read them later, where an error would stop a long run)."""
     if not (folder / "responses.jsonl").is_file() or not (folder / "config.yaml").is_file():
         raise BatError(f"{folder}: not a response bank (write one with `bat simulate --num-clips 0 --set responses=N`)")
     config = from_dict(SimulateConfig, yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")))
     if config.sample_rate != sample_rate:
         raise BatError(f"{folder}: responses are at {config.sample_rate} Hz, the model runs at {sample_rate} Hz")
+    for record in load_jsonl(folder / "responses.jsonl"):
+        check_tensors(folder / record["response"])
     return config
 
 

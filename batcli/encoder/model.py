@@ -175,6 +175,8 @@ def save_model(model: SpatialEncoder, folder: str | Path, dtype: torch.dtype = t
 def load_model(folder: str | Path, device: str | torch.device = "cpu") -> SpatialEncoder:
     """Read a model directory written by save_model; BatError names what is missing or wrong."""
     folder = Path(folder)
+    if not folder.is_dir():
+        raise BatError(f"{folder}: no such model folder")
     missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
     if missing:
         raise BatError(f"{folder}: not an encoder model directory (missing {', '.join(missing)})")
@@ -191,5 +193,7 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu") -> Spatia
     try:
         model.load_state_dict(state)
     except RuntimeError as err:
-        raise BatError(f"{folder / 'model.safetensors'}: weights do not fit the config ({str(err).splitlines()[0]})") from None
+        detail = [line.strip() for line in str(err).splitlines() if line.strip()][-1]  # the first line only names the class
+        raise BatError(f"{folder / 'model.safetensors'}: weights do not fit config.json and the {len(labels)} classes "
+                       f"of labels.txt ({detail})") from None
     return model.to(device).eval()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import time
 from contextlib import nullcontext
 from functools import partial
@@ -79,6 +80,9 @@ def train(config: EncoderTrainConfig, data: list[Path], out_dir: Path, responses
     rank, world = start_distributed()
     device = pick_device(device)
     main = rank == 0
+    if responses and not config.data.mixed_per_epoch:
+        raise UsageError("--responses: data.mixed_per_epoch is 0, so no scene would be mixed from them; "
+                         "add --set data.mixed_per_epoch=N")
     if config.data.batch_size % world:
         raise UsageError(f"data.batch_size {config.data.batch_size} does not divide among {world} processes")
     open_run_folder(config, out_dir, resume, main)
@@ -112,7 +116,7 @@ def train(config: EncoderTrainConfig, data: list[Path], out_dir: Path, responses
 
     examples = Examples(clips, dims.sample_rate, dims.clip_samples, config.seed, responses, config.data.mixed_per_epoch,
                         swap_ears=config.data.swap_ears, band_limit=config.data.band_limit, head=config.data.head)
-    batches = iter(_loader(examples, config, EpochSampler(len(examples), config.seed, step * config.data.batch_size, config.data.batch_size, rank, world)))
+    batches = _one_line_errors(_loader(examples, config, EpochSampler(len(examples), config.seed, step * config.data.batch_size, config.data.batch_size, rank, world)))
     validation = Examples(val_clips, dims.sample_rate, dims.clip_samples, config.seed, random_crop=False)
     last = min(config.optim.steps, until or config.optim.steps)
     if main:
@@ -180,6 +184,16 @@ def validate(model: SpatialEncoder, examples: Examples, config: EncoderTrainConf
     return scores
 
 
+def _one_line_errors(loader: torch.utils.data.DataLoader):
+    """The loader's batches. A BatError in a loader process (a damaged clip, say) reaches this
+    process wrapped in that process's traceback; keep the one line it started as."""
+    try:
+        yield from loader
+    except BatError as err:
+        last = str(err).strip().splitlines()[-1]
+        raise BatError(last.split("BatError: ", 1)[-1]) from None
+
+
 def _loader(examples: Examples, config: EncoderTrainConfig, sampler: EpochSampler) -> torch.utils.data.DataLoader:
     workers = config.data.workers
     return torch.utils.data.DataLoader(
@@ -218,10 +232,12 @@ def _write_checkpoint(model, optimizer, schedule, step: int, smoothed: float, de
              "step": step, "smoothed_loss": smoothed, "rng": torch.get_rng_state()}
     if device.type == "cuda":
         state["cuda_rng"] = torch.cuda.get_rng_state()
-    with atomic_write(out_dir / "checkpoint.pt", "wb") as stream:
-        torch.save(state, stream)
     staging = out_dir / ".model.partial"
-    save_model(model, staging)
-    for name in os.listdir(staging):
-        os.replace(staging / name, out_dir / name)
-    staging.rmdir()
+    try:
+        save_model(model, staging)
+        for name in os.listdir(staging):
+            os.replace(staging / name, out_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    with atomic_write(out_dir / "checkpoint.pt", "wb") as stream:  # last: what a resumed run starts from is all written
+        torch.save(state, stream)

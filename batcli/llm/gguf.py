@@ -112,7 +112,7 @@ def _convert(file: Path, out: Path, where: str) -> None:
     with open(file, "rb") as stream:
         if stream.read(4) != b"GGUF":
             raise BatError(f"{where} {file}: not a GGUF file")
-    stderr.print(f"converting {file.name} into {out.parent} (once per file)", soft_wrap=True)
+    stderr.print(f"converting {file.name} into {out.parent} (once per file)")
     try:
         tokenizer = AutoTokenizer.from_pretrained(file.parent, gguf_file=file.name, local_files_only=True)
         lm = AutoModelForCausalLM.from_pretrained(file.parent, gguf_file=file.name, local_files_only=True, dtype=torch.float32)

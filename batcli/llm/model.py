@@ -226,6 +226,8 @@ def load_spatial_lm(folder: Path, device: torch.device) -> tuple[SpatialLM, dict
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     meta_file = folder / "bat-llm.json"
+    if not folder.is_dir():
+        raise BatError(f"{folder}: no such model folder")
     if not meta_file.is_file():
         raise BatError(f"{folder}: not a bat language-model directory (no bat-llm.json)")
     meta = read_json(meta_file)
@@ -234,6 +236,7 @@ def load_spatial_lm(folder: Path, device: torch.device) -> tuple[SpatialLM, dict
         weights, base_name = meta["lm"]["weights"], meta["lm"].get("base")
     except (KeyError, TypeError, UsageError) as error:
         raise BatError(f"{folder}: written by another version of bat ({error}); train it again with bat train-llm") from None
+    projector_state = read_tensors(folder / "projector.safetensors")[0]  # a damaged file fails before the slow load
     tokenizer = _loaded(folder / "tokenizer", "a tokenizer", lambda: AutoTokenizer.from_pretrained(folder / "tokenizer", local_files_only=True))
     if weights == "adapter":
         from peft import PeftModel
@@ -245,7 +248,7 @@ def load_spatial_lm(folder: Path, device: torch.device) -> tuple[SpatialLM, dict
         lm = _loaded(folder / "lm", "a language model", lambda: AutoModelForCausalLM.from_pretrained(folder / "lm", local_files_only=True, dtype=torch.float32))
     projector = Projector(projector_config, meta["encoder_width"], lm.get_input_embeddings().embedding_dim)
     try:
-        projector.load_state_dict(read_tensors(folder / "projector.safetensors")[0])
+        projector.load_state_dict(projector_state)
     except RuntimeError as err:
         raise BatError(f"{folder / 'projector.safetensors'}: weights do not fit bat-llm.json ({str(err).splitlines()[0]})") from None
     return SpatialLM(projector, lm, tokenizer, meta.get("heard_words"), projector_config.heard_words).to(device).eval(), meta

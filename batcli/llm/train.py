@@ -125,12 +125,12 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.stages[0].lr, weight_decay=config.weight_decay, betas=(0.9, 0.98))
     total = sum(stage.steps for stage in config.stages)
-    step = 0
+    step, carried_loss = 0, None
     if resume:
         state = read_checkpoint(out_dir)
         model.load_state_dict(state["model"], strict=False)
         optimizer.load_state_dict(state["optimizer"])
-        step = state["step"]
+        step, carried_loss = state["step"], state.get("smoothed_loss")  # absent from checkpoints of older runs
         torch.set_rng_state(state["rng"])
         drop_metrics_after(out_dir, step)
     elif main:
@@ -158,7 +158,7 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
                     for _ in range(config.absent_weight if q.answer == "none" else 1)]
             if not pool:
                 raise BatError(f"stage {number}: no training questions of types {stage.types}")
-            smoothed = None
+            smoothed, carried_loss = (carried_loss if step > start else None), None  # a stage resumed halfway goes on with its loss
             model.train()
             while step < end:
                 rows = _batch_rows(config.seed, number, step - start, len(pool), config.batch_size, rank, world)
@@ -181,14 +181,15 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
                 smoothed = value if smoothed is None else 0.98 * smoothed + 0.02 * value
                 timing = timing or (time.perf_counter(), step)
                 progress.update(task, completed=step, stage=f"{number}/{len(config.stages)}", loss=f"{smoothed:.3f}")
-                if main and (step % config.checkpoint_every == 0 or step == end):
-                    _save_checkpoint(model, optimizer, step, out_dir)
+                if main and step % config.checkpoint_every == 0 and step < end:
+                    _save_checkpoint(model, optimizer, step, smoothed, out_dir)
             if main:
                 row = {"step": step, "stage": number, "types": stage.types, "train_loss": round(smoothed, 4),
                        **validate(model, val_questions, val_audio, stage.types, config, device)}
-                with uninterrupted():
+                with uninterrupted():  # the checkpoint last: a stage counts as done once its metrics and model are written
                     append_metrics(out_dir, row)
                     save_spatial_lm(model, out_dir, meta, None if builtin else encoder_dir)
+                    _save_checkpoint(model, optimizer, step, smoothed, out_dir)
             start = end
     if world > 1:
         torch.distributed.destroy_process_group()
@@ -275,9 +276,9 @@ def _meta(config: LLMTrainConfig, encoder_dir: Path, builtin: bool, fingerprint:
     }
 
 
-def _save_checkpoint(model: SpatialLM, optimizer, step: int, out_dir: Path) -> None:
+def _save_checkpoint(model: SpatialLM, optimizer, step: int, smoothed_loss: float, out_dir: Path) -> None:
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     state = {"model": {k: v for k, v in model.state_dict().items() if k in trainable}, "optimizer": optimizer.state_dict(),
-             "step": step, "rng": torch.get_rng_state()}
+             "step": step, "smoothed_loss": smoothed_loss, "rng": torch.get_rng_state()}
     with uninterrupted(), atomic_write(out_dir / "checkpoint.pt", "wb") as stream:
         torch.save(state, stream)

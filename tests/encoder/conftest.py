@@ -1,10 +1,7 @@
-"""A small simulated data set and a very small encoder config, shared by the encoder tests."""
-
-import pytest
+"""A very small encoder config, shared by the encoder tests (their clips: scenes_dir in ../conftest.py)."""
 
 from batcli.config import from_dict
 from batcli.encoder.train import EncoderTrainConfig
-from batcli.sim.simulate import SimulateConfig, simulate
 
 RATE = 16000
 
@@ -29,15 +26,3 @@ def tiny_train_config(**changes) -> EncoderTrainConfig:
             node = node[parent]
         node[name] = value
     return from_dict(EncoderTrainConfig, data)
-
-
-@pytest.fixture(scope="session")
-def scenes_dir(tmp_path_factory):
-    """40 one-second binaural clips (1-2 sources) and a bank of 12 room responses."""
-    out = tmp_path_factory.mktemp("encoder-data") / "data"
-    config = from_dict(SimulateConfig, {
-        "seed": 5, "num_clips": 40, "responses": 12, "sample_rate": RATE, "duration_s": 1.0,
-        "scene": {"min_event_s": 0.5}, "room": {"rt60_s": [0.2, 0.4]}, "questions": {"per_clip": 1},
-    })
-    simulate(config, out, workers=2)
-    return out
