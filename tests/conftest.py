@@ -6,12 +6,27 @@ import sys
 
 import pytest
 import torch
+import yaml
 
 from batcli.config import from_dict
 from batcli.encoder.model import EncoderDims, SpatialEncoder, save_model
 from batcli.sim.simulate import SimulateConfig, simulate
 
 RATE = 16000
+
+# An encoder for 1-s clips at 16 kHz: a grid of 2 x 6 patches, a 32-wide single-layer transformer.
+TINY_DIMS = {"sample_rate": RATE, "clip_s": 1.0, "n_fft": 512, "hop": 160, "n_mels": 32, "f_max": 7600.0,
+             "width": 32, "depth": 1, "heads": 2}
+
+# train-encoder for a few dozen steps of it, checkpointed often, with two loader processes.
+TINY_ENCODER_RUN = {
+    "seed": 3,
+    "model": TINY_DIMS,
+    "data": {"batch_size": 4, "workers": 2, "val_clips": 4},
+    "optim": {"steps": 24, "lr": 0.003, "warmup_steps": 2},
+    "eval_every": 4,
+    "checkpoint_every": 4,
+}
 
 # --set values for the embedded language model at its smallest (checkpointed every 2 steps).
 TINY_LLM = ["val_clips=4", "val_questions=8", "batch_size=4", "checkpoint_every=2", "max_answer_tokens=6",
@@ -62,7 +77,7 @@ def encoder_dir(tmp_path_factory):
     from batcli.sim.sounds import CLASSES
 
     torch.manual_seed(0)
-    dims = EncoderDims(sample_rate=RATE, clip_s=1.0, n_fft=512, hop=160, n_mels=32, f_max=7600.0, width=32, depth=1, heads=2)
+    dims = EncoderDims(**TINY_DIMS)
     folder = tmp_path_factory.mktemp("encoder")
     save_model(SpatialEncoder(dims, list(CLASSES)), folder)
     return folder
@@ -79,3 +94,11 @@ def llm_run(tmp_path_factory, questions_dir, encoder_dir):
     run = tmp_path_factory.mktemp("llm") / "run"
     train(config, [questions_dir], encoder_dir, run, device="cpu")
     return run
+
+
+@pytest.fixture(scope="session")
+def encoder_config(tmp_path_factory):
+    """TINY_ENCODER_RUN as a config file for `bat train-encoder`."""
+    path = tmp_path_factory.mktemp("config") / "encoder.yaml"
+    path.write_text(yaml.safe_dump(TINY_ENCODER_RUN))
+    return path

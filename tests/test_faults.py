@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 import soundfile
 import torch
-import yaml
 
 from batcli import records
 from batcli.records import read_tensors
@@ -31,30 +30,12 @@ MARK = "BAT_FAULT_TEST"
 
 SIMULATE = ["simulate", "tiny", "--seed", 11, "--workers", 2, "--set", "sample_rate=16000", "--set", "duration_s=1.0"]
 
-# A few dozen steps of a tiny encoder, checkpointed often, with two loader processes to leave behind.
-ENCODER = {
-    "seed": 3,
-    "model": {"sample_rate": 16000, "clip_s": 1.0, "n_fft": 512, "hop": 160, "n_mels": 32, "f_max": 7600.0,
-              "width": 32, "depth": 1, "heads": 2},
-    "data": {"batch_size": 4, "workers": 2, "val_clips": 4},
-    "optim": {"steps": 24, "lr": 0.003, "warmup_steps": 2},
-    "eval_every": 4,
-    "checkpoint_every": 4,
-}
-
 # The embedded language model at its smallest, in two curriculum stages of 2 and 8 steps.
 LLM = [*TINY_LLM, "stages=[{types: [A, B], steps: 2, lr: 0.003}, {types: [A, B, C, D, E, free], steps: 8, lr: 0.003}]"]
 
 
 def settings(values):
     return [part for value in values for part in ("--set", value)]
-
-
-@pytest.fixture(scope="module")
-def encoder_config(tmp_path_factory):
-    path = tmp_path_factory.mktemp("config") / "encoder.yaml"
-    path.write_text(yaml.safe_dump(ENCODER))
-    return path
 
 
 class Run:

@@ -3,13 +3,11 @@
 from batcli.config import from_dict
 from batcli.encoder.train import EncoderTrainConfig
 
-RATE = 16000
+from ..conftest import TINY_DIMS
 
-# 1-s clips at 16 kHz: a grid of 2 x 6 patches, a 32-wide single-layer transformer.
 TINY_TRAIN = {
     "seed": 3,
-    "model": {"sample_rate": RATE, "clip_s": 1.0, "n_fft": 512, "hop": 160, "n_mels": 32, "f_max": 7600.0,
-              "width": 32, "depth": 1, "heads": 2, "dropout": 0.1},
+    "model": {**TINY_DIMS, "dropout": 0.1},
     "data": {"batch_size": 8, "workers": 0, "val_clips": 8},
     "optim": {"steps": 6, "lr": 0.003, "warmup_steps": 2},
     "eval_every": 3,

@@ -14,7 +14,8 @@ from batcli.encoder.train import train
 from batcli.errors import BatError, UsageError
 from batcli.geometry import great_circle_deg
 
-from .conftest import RATE, tiny_train_config
+from ..conftest import RATE
+from .conftest import tiny_train_config
 
 
 def rows(run):
