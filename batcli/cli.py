@@ -177,7 +177,7 @@ def train_encoder(
 )
 def localize(
     audio: list[str] = typer.Argument(..., help="Binaural (2-channel) audio files; - reads paths or JSONL records with an audio field from stdin."),
-    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Encoder model directory (a train-encoder run folder); default: the shipped tiny model."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Encoder model directory (a train-encoder run folder); default: the shipped encoder (batcli/data/encoder)."),
     window: Optional[float] = typer.Option(None, "--window", help="Window length in seconds (at most the model's clip length, the default)."),
     hop: Optional[float] = typer.Option(None, "--hop", help="Seconds between window starts; default: the window length."),
     threshold: float = typer.Option(0.5, "--threshold", help="Presence probability from which a source is reported."),
@@ -240,7 +240,7 @@ def localize(
 def train_llm(
     config: Optional[str] = typer.Argument(None, help="YAML config file or built-in preset (tiny); default: the embedded model, the paper's three stages."),
     data: Optional[str] = typer.Option(None, "--data", help="bat simulate output folder(s) with qa.jsonl, comma-separated."),
-    encoder: Optional[Path] = typer.Option(None, "--encoder", help="Encoder model directory (frozen); default: the shipped tiny encoder."),
+    encoder: Optional[Path] = typer.Option(None, "--encoder", help="Encoder model directory (frozen); default: the shipped encoder (batcli/data/encoder)."),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Run folder: the model, checkpoint.pt, metrics.jsonl, the encoder-token cache."),
     val: Optional[str] = typer.Option(None, "--val", help="Validation folder(s); default: the questions of val_clips clips held out of --data."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),

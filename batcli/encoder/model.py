@@ -158,7 +158,7 @@ MODEL_FILES = ("config.json", "model.safetensors", "labels.txt")
 
 
 def shipped_encoder_dir() -> Path:
-    """The `tiny` encoder trained by the project, shipped inside the package (`make models` rebuilds it)."""
+    """The encoder trained by the project (the `cpu` preset), shipped inside the package (`make models` rebuilds it)."""
     return Path(str(resources.files("batcli") / "data" / "encoder"))
 
 

@@ -161,7 +161,8 @@ class SpatialLM(nn.Module):
 
 
 def shipped_llm_dir() -> Path:
-    """The embedded language model trained by the project, shipped inside the package (`make models` rebuilds it)."""
+    """The language model trained by the project (LoRA adapters and a projector on SmolLM2-135M-Instruct),
+    shipped inside the package (`make models` rebuilds it)."""
     return Path(str(resources.files("batcli") / "data" / "llm"))
 
 
