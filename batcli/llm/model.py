@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -32,6 +33,8 @@ from .heard import group_slices
 
 transformers_logging.set_verbosity_error()  # its progress bars and notices would clutter stderr
 transformers_logging.disable_progress_bar()
+# peft still calls a property that transformers deprecates, once per model load: nothing a user can act on.
+warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 PROMPT = "Question: {question}\nAnswer:"
 
