@@ -96,45 +96,43 @@ def error_line(err: str) -> str:
     return lines[-1]
 
 
-def kill_and_resume(run: Run, ready, what: str, resume_args, bat):
-    run.wait_for(ready, what)
+def killed_and_whole(bat, tmp_path: Path, command: list, ready, what: str, resume: tuple = ()) -> tuple[Path, Path]:
+    """Run `command -o killed`, kill -9 it once `ready(killed)`, check that nothing is left, rerun it
+    (with `resume`) to the end; then run it uninterrupted into `whole`. Returns both folders."""
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    run = Run(*command, "-o", killed)
+    run.wait_for(lambda: ready(killed), what)
     run.process.kill()
     run.process.wait()
     assert run.process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     run.assert_nothing_left()
-    bat(*resume_args, check=True)
+    bat(*command, "-o", killed, *resume, check=True)
+    bat(*command, "-o", whole, check=True)
+    return killed, whole
+
+
+def checkpointed(run: Path) -> bool:
+    return (run / "checkpoint.pt").is_file()
 
 
 class TestKilled:
     def test_simulate_leaves_no_worker_and_resumes_to_the_same_bytes(self, bat, tmp_path):
-        command = [*SIMULATE, "-n", 300]
-        run = Run(*command, "-o", tmp_path / "killed")
-        parts = tmp_path / "killed" / ".parts"
-        kill_and_resume(run, lambda: parts.is_dir() and len(list(parts.glob("*.json"))) >= 5, "five finished clips",
-                        [*command, "-o", tmp_path / "killed"], bat)
-        bat(*command, "-o", tmp_path / "whole", check=True)
-        assert files(tmp_path / "killed") == files(tmp_path / "whole")
+        killed, whole = killed_and_whole(bat, tmp_path, [*SIMULATE, "-n", 300],
+                                         lambda out: (out / ".parts").is_dir() and len(list((out / ".parts").glob("*.json"))) >= 5,
+                                         "five finished clips")
+        assert files(killed) == files(whole)
 
     def test_train_encoder_leaves_no_loader_and_resumes_to_the_same_weights(self, bat, tmp_path, scenes_dir, encoder_config):
-        command = ["train-encoder", encoder_config, "--data", scenes_dir]
-        run = Run(*command, "-o", tmp_path / "killed")
-        kill_and_resume(run, (tmp_path / "killed" / "checkpoint.pt").is_file, "the first checkpoint",
-                        [*command, "-o", tmp_path / "killed", "--resume"], bat)
-        bat(*command, "-o", tmp_path / "whole", check=True)
+        killed, whole = killed_and_whole(bat, tmp_path, ["train-encoder", encoder_config, "--data", scenes_dir], checkpointed,
+                                         "the first checkpoint", ("--resume",))
         for name in ("model.safetensors", "metrics.jsonl"):
-            assert (tmp_path / "killed" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+            assert (killed / name).read_bytes() == (whole / name).read_bytes(), name
 
-    def test_train_llm_resumes_to_the_same_weights(self, bat, tmp_path, questions_dir, encoder_dir):
+    def test_train_llm_resumes_to_the_same_weights_and_metrics(self, bat, tmp_path, questions_dir, encoder_dir):
         command = ["train-llm", "--data", questions_dir, "--encoder", encoder_dir, *settings(LLM)]
-        run = Run(*command, "-o", tmp_path / "killed")
-        kill_and_resume(run, (tmp_path / "killed" / "checkpoint.pt").is_file, "the first checkpoint",
-                        [*command, "-o", tmp_path / "killed", "--resume"], bat)
-        bat(*command, "-o", tmp_path / "whole", check=True)
-        for name in ("projector.safetensors", "lm/model.safetensors"):
-            assert (tmp_path / "killed" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
-        rows = [[{k: v for k, v in json.loads(line).items() if k != "questions_per_s"} for line in (tmp_path / f / "metrics.jsonl").read_text().splitlines()]
-                for f in ("killed", "whole")]
-        assert rows[0] == rows[1]
+        killed, whole = killed_and_whole(bat, tmp_path, command, checkpointed, "the first checkpoint", ("--resume",))
+        for name in ("projector.safetensors", "lm/model.safetensors", "metrics.jsonl"):
+            assert (killed / name).read_bytes() == (whole / name).read_bytes(), name
 
 
 def whole_audio(folder: Path) -> None:
