@@ -105,7 +105,7 @@ def main() -> None:
         return
     print(f"{'answers':<34} {'model':>9} {'rules':>9}")
     keys = ("reasoning_binary_accuracy", "reasoning_direction_accuracy", "reasoning_distance_accuracy",
-            "direction_accuracy_single_source", "der_single_source", "exact", "accuracy", "kind_accuracy")
+            "direction_accuracy_single_source", "der_single_source", "count_accuracy", "exact", "accuracy", "kind_accuracy")
     rows = [(key, key, None) for key in keys] + [(f"accuracy {group}", "accuracy", group) for group in QUESTION_TYPES]
     rows += [("absent: none share", "absent_accuracy", None)]
     for name, key, group in rows:
