@@ -43,6 +43,7 @@ from .model import (
     SpatialLM,
     build_embedded_lm,
     load_pretrained_lm,
+    load_spatial_lm,
     save_spatial_lm,
 )
 from .tokenizer import train_tokenizer
@@ -78,6 +79,10 @@ class LLMTrainConfig:
     val_clips: int = field(default=200, metadata={"help": "clips whose questions are held out for validation (without --val)", "range": (0, 10**7)})
     val_questions: int = field(default=600, metadata={"help": "most validation questions answered after each stage", "range": (0, 10**7)})
     checkpoint_every: int = field(default=500, metadata={"help": "steps between checkpoints (and at the end of each stage)", "range": (1, 10**9)})
+    init: str | None = field(default=None, metadata={
+        "help": "language-model directory (a train-llm run, or the shipped batcli/data/llm) whose trained weights and "
+                "tokenizer the run starts from, with a fresh optimizer and curriculum: to train a finished model further. "
+                "It must have this run's lm, projector and encoder"})
 
 
 def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, out_dir: Path, val: list[Path] | None = None,
@@ -112,8 +117,8 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
     if config.lm.path is None:
         from transformers import AutoTokenizer
 
-        if resume:
-            tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
+        if resume or config.init:
+            tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir if resume else Path(config.init) / "tokenizer", local_files_only=True)
         else:
             texts = [f"{q.question} {q.answer}" for q in train_questions] + [q.answer for q in train_questions]
             tokenizer = train_tokenizer(texts, config.lm.vocab_size)
@@ -122,6 +127,9 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
         lm, tokenizer = load_pretrained_lm(config.lm)
     projector = Projector(config.projector, encoder_width, lm.get_input_embeddings().embedding_dim)
     model = SpatialLM(projector, lm, tokenizer, vocabulary, config.projector.heard_words).to(device)
+    meta = _meta(config, encoder_dir, builtin, fingerprint, encoder_width, vocabulary)
+    if config.init and not resume:
+        start_from(model, Path(config.init), meta)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.stages[0].lr, weight_decay=config.weight_decay, betas=(0.9, 0.98))
     total = sum(stage.steps for stage in config.stages)
@@ -136,7 +144,6 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
     elif main:
         tokenizer.save_pretrained(tokenizer_dir)
     trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    meta = _meta(config, encoder_dir, builtin, fingerprint, encoder_width, vocabulary)
 
     if main:
         stderr.print(f"train-llm: {len(train_questions)} training questions, {len(val_questions)} validation questions, "
@@ -258,6 +265,19 @@ def _batch_rows(seed: int, stage: int, position: int, size: int, batch_size: int
                 orders[epoch] = torch.randperm(size, generator=torch.Generator().manual_seed(seed * 1_000_003 + stage * 10_007 + epoch))
             rows.append(int(orders[epoch][offset]))
     return rows
+
+
+def start_from(model: SpatialLM, folder: Path, meta: dict) -> None:
+    """Copy the trained weights of the language-model directory `folder` into `model`, which must be
+    built as it was: the same language model and fine-tuning, projector, heard words and encoder."""
+    trained, trained_meta = load_spatial_lm(folder, torch.device("cpu"))
+    for key, what in (("projector", "projector settings"), ("heard_words", "heard words"), ("encoder_fingerprint", "encoder")):
+        if trained_meta.get(key) != meta[key]:
+            raise BatError(f"init {folder}: its {what} differ from this run's; give the same config and --encoder")
+    if {k: trained_meta["lm"].get(k) for k in ("weights", "source")} != {k: meta["lm"][k] for k in ("weights", "source")}:
+        raise BatError(f"init {folder}: trained on {trained_meta['lm'].get('source')} ({trained_meta['lm'].get('weights')} weights), "
+                       f"this run on {meta['lm']['source']} ({meta['lm']['weights']} weights)")
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in trained.state_dict().items()})
 
 
 def _meta(config: LLMTrainConfig, encoder_dir: Path, builtin: bool, fingerprint: str, encoder_width: int,

@@ -8,6 +8,7 @@ from safetensors.torch import load_file
 
 from batcli.ask import ask, load_answerer, read_question_file
 from batcli.config import load_config
+from batcli.errors import BatError
 from batcli.llm.heard import listen
 from batcli.llm.model import load_spatial_lm
 from batcli.llm.train import LLMTrainConfig, train
@@ -137,7 +138,6 @@ def test_a_language_model_trained_on_another_encoder_ships_with_its_own(question
 
 def test_the_heard_words_layout_is_kept_with_the_model_and_an_older_one_is_refused(questions_dir, encoder_dir, tmp_path):
     from batcli.encoder.model import load_model
-    from batcli.errors import BatError
 
     run = tmp_path / "run"
     train(config("projector.heard_words=words"), [questions_dir], encoder_dir, run, device="cpu")
@@ -150,3 +150,17 @@ def test_the_heard_words_layout_is_kept_with_the_model_and_an_older_one_is_refus
     (run / "bat-llm.json").write_text(json.dumps(meta))
     with pytest.raises(BatError, match="train it again"):
         load_spatial_lm(run, torch.device("cpu"))
+
+
+def test_a_run_can_start_from_a_trained_language_model_of_the_same_build(questions_dir, encoder_dir, tmp_path):
+    train(config(), [questions_dir], encoder_dir, tmp_path / "first", device="cpu")
+    # another seed, and a learning rate of 0: the weights can only be the ones it started from
+    still = ["seed=7", "stages=[{types: [A, B], steps: 1, lr: 0.0}]", f"init={tmp_path / 'first'}"]
+    train(config(*still), [questions_dir], encoder_dir, tmp_path / "second", device="cpu")
+    train(config(*still[:2]), [questions_dir], encoder_dir, tmp_path / "fresh", device="cpu")
+    for name in ("projector.safetensors", "lm/model.safetensors"):
+        first, second, fresh = (load_file(str(tmp_path / run / name)) for run in ("first", "second", "fresh"))
+        assert all(torch.equal(first[k], second[k]) for k in first), name
+        assert not all(torch.equal(first[k], fresh[k]) for k in first), name
+    with pytest.raises(BatError, match="projector settings differ"):
+        train(config(*still, "projector.queries=2"), [questions_dir], encoder_dir, tmp_path / "other", device="cpu")
