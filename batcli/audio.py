@@ -23,12 +23,6 @@ def load_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.nda
 
     A WAV file shorter than its header says is an error: libsndfile would quietly read what is there.
     """
-    if not os.path.exists(path):
-        raise BatError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise BatError(f"{path}: a folder, not an audio file")
-    if os.path.getsize(path) == 0:
-        raise BatError(f"{path}: the file is empty")
     missing = wav_shortfall(path)
     if missing:
         promised, held = missing
@@ -37,10 +31,7 @@ def load_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.nda
     try:
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, OSError) as err:
-        reason = _reason(err)
-        if "format not recognised" in reason.lower():
-            reason = "not an audio format soundfile reads: WAV, FLAC, OGG, MP3, AIFF, ..."
-        raise BatError(f"{path}: cannot read audio ({reason})") from None
+        raise BatError(f"{path}: {_why_unreadable(path, err)}") from None
     audio = np.ascontiguousarray(data.T)
     if audio.shape[1] == 0:
         raise BatError(f"{path}: the file holds no audio samples")
@@ -109,6 +100,20 @@ def save_audio(path: str | Path, audio: np.ndarray, sample_rate: int, subtype: s
     soundfile.write(encoded, np.asarray(audio, dtype=np.float32).T, sample_rate, subtype=subtype, format=container)
     with atomic_write(path, "wb") as stream:
         stream.write(encoded.getbuffer())
+
+
+def _why_unreadable(path: str | Path, err: Exception) -> str:
+    """What libsndfile's error means for the user ("System error" for a missing file, say)."""
+    if not os.path.exists(path):
+        return "no such file"
+    if os.path.isdir(path):
+        return "a folder, not an audio file"
+    if os.path.getsize(path) == 0:
+        return "the file is empty"
+    reason = _reason(err)
+    if "format not recognised" in reason.lower():
+        reason = "not an audio format soundfile reads: WAV, FLAC, OGG, MP3, AIFF, ..."
+    return f"cannot read audio ({reason})"
 
 
 def _reason(err: Exception) -> str:

@@ -14,6 +14,11 @@ from batcli.sim.simulate import SimulateConfig, simulate
 
 RATE = 16000
 
+def set_options(values: list[str]) -> list[str]:
+    """`--set VALUE` for each value, as a command line takes them."""
+    return [part for value in values for part in ("--set", value)]
+
+
 # An encoder for 1-s clips at 16 kHz: a grid of 2 x 6 patches, a 32-wide single-layer transformer.
 TINY_DIMS = {"sample_rate": RATE, "clip_s": 1.0, "n_fft": 512, "hop": 160, "n_mels": 32, "f_max": 7600.0,
              "width": 32, "depth": 1, "heads": 2}

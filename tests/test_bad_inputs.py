@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from .conftest import RATE, TINY_LLM
+from .conftest import RATE, TINY_LLM, set_options
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDING = ROOT / "examples" / "audio" / "siren-left.wav"
@@ -57,6 +57,18 @@ class Kit:
         """A copy of model folder `folder` whose file `member` is cut short."""
         copy = self.copy(folder, name)
         self.cut(copy / member, keep)
+        return copy
+
+    def without(self, folder: Path, member: str) -> Path:
+        """A copy of model folder `folder` without its file `member`."""
+        copy = self.copy(folder, "model")
+        (copy / member).unlink()
+        return copy
+
+    def replaced(self, folder: Path, member: str, content: str) -> Path:
+        """A copy of model folder `folder` whose file `member` holds `content`."""
+        copy = self.copy(folder, "model")
+        (copy / member).write_text(content)
         return copy
 
 
@@ -145,9 +157,9 @@ CASES = [
     Case("unknown encoder preset", 2, "config huge: no such file, nor a built-in preset", lambda k: ["train-encoder", "huge", "--data", k.scenes, "-o", k.tmp / "run"]),
     Case("zero training steps", 2, "optim.steps: 0 is out of range", lambda k: ["train-encoder", "tiny", "--set", "optim.steps=0", "--data", k.scenes, "-o", k.tmp / "run"]),
     Case("language model path missing", 1, "lm.path /nonexistent/model: no such directory or file",
-         lambda k: ["train-llm", *settings(TINY_LLM), "--set", "lm.path=/nonexistent/model", "--data", k.scenes, "--encoder", k.encoder, "-o", k.tmp / "run"]),
+         lambda k: ["train-llm", *set_options(TINY_LLM), "--set", "lm.path=/nonexistent/model", "--data", k.scenes, "--encoder", k.encoder, "-o", k.tmp / "run"]),
     Case("language model path not a model", 1, "not a Hugging Face model directory (no config.json) nor a .gguf file",
-         lambda k: ["train-llm", *settings(TINY_LLM), "--set", f"lm.path={k.file('notes.txt', 'x')}", "--data", k.scenes, "--encoder", k.encoder, "-o", k.tmp / "run"]),
+         lambda k: ["train-llm", *set_options(TINY_LLM), "--set", f"lm.path={k.file('notes.txt', 'x')}", "--data", k.scenes, "--encoder", k.encoder, "-o", k.tmp / "run"]),
     # data folders and checkpoints
     Case("training data folder missing", 1, "nosuch: not a finished `bat simulate` folder",
          lambda k: ["train-encoder", k.encoder_config, "--data", k.tmp / "nosuch", "-o", k.tmp / "run"]),
@@ -160,27 +172,27 @@ CASES = [
     Case("responses that would not be used", 2, "--responses: data.mixed_per_epoch is 0",
          lambda k: ["train-encoder", k.encoder_config, "--responses", k.scenes, "--data", k.scenes, "-o", k.tmp / "run"]),
     Case("question data without qa.jsonl", 1, "not a finished `bat simulate` folder (needs scenes.jsonl and qa.jsonl)",
-         lambda k: ["train-llm", *settings(TINY_LLM), "--data", k.tmp, "--encoder", k.encoder, "-o", k.tmp / "run"]),
+         lambda k: ["train-llm", *set_options(TINY_LLM), "--data", k.tmp, "--encoder", k.encoder, "-o", k.tmp / "run"]),
     Case("resume without a checkpoint", 2, "--resume: ", lambda k: ["train-encoder", k.encoder_config, "--data", k.scenes, "-o", k.tmp / "run", "--resume"]),
     Case("encoder checkpoint cut short", 1, "checkpoint.pt: damaged",
-         lambda k: ["train-encoder", k.encoder_config, *settings(ENCODER_RUN), "--data", k.scenes, "-o", k.damaged(k.encoder_run, "run", "checkpoint.pt", 3000), "--resume"]),
+         lambda k: ["train-encoder", k.encoder_config, *set_options(ENCODER_RUN), "--data", k.scenes, "-o", k.damaged(k.encoder_run, "run", "checkpoint.pt", 3000), "--resume"]),
     Case("language-model checkpoint cut short", 1, "checkpoint.pt: damaged",
-         lambda k: ["train-llm", *settings(LLM_RUN), "--data", k.scenes, "--encoder", k.encoder, "-o", k.damaged(k.llm, "run", "checkpoint.pt", 3000), "--resume"]),
+         lambda k: ["train-llm", *set_options(LLM_RUN), "--data", k.scenes, "--encoder", k.encoder, "-o", k.damaged(k.llm, "run", "checkpoint.pt", 3000), "--resume"]),
     # encoder model folders
     Case("encoder folder missing", 1, "nosuch: no such model folder", lambda k: localize("--model", k.tmp / "nosuch")),
-    Case("encoder folder without labels", 1, "(missing labels.txt)", lambda k: localize("--model", without(k, k.encoder, "labels.txt"))),
+    Case("encoder folder without labels", 1, "(missing labels.txt)", lambda k: localize("--model", k.without(k.encoder, "labels.txt"))),
     Case("encoder config.json not JSON", 1, "config.json: not valid JSON", lambda k: localize("--model", k.damaged(k.encoder, "model", "config.json", 20))),
     Case("encoder config.json of something else", 1, "config.json: not a bat encoder",
-         lambda k: localize("--model", replaced(k, k.encoder, "config.json", '{"kind": "tokenizer"}'))),
+         lambda k: localize("--model", k.replaced(k.encoder, "config.json", '{"kind": "tokenizer"}'))),
     Case("encoder weights cut short", 1, "model.safetensors: damaged or not a safetensors file",
          lambda k: localize("--model", k.damaged(k.encoder, "model", "model.safetensors", 5000))),
     Case("encoder labels not its classes", 1, "model.safetensors: weights do not fit config.json and the 2 classes of labels.txt",
-         lambda k: localize("--model", replaced(k, k.encoder, "labels.txt", "dog\ncat\n"))),
+         lambda k: localize("--model", k.replaced(k.encoder, "labels.txt", "dog\ncat\n"))),
     Case("training from a model of other classes", 1, "its classes differ",
          lambda k: ["train-encoder", k.encoder_config, "--set", f"init={renamed_class(k)}", "--data", k.scenes, "-o", k.tmp / "run"]),
     # language-model folders
     Case("language-model folder missing", 1, "nosuch: no such model folder", lambda k: ["ask", RECORDING, "where?", "--model", k.tmp / "nosuch"]),
-    Case("language-model folder without bat-llm.json", 1, "no bat-llm.json", lambda k: ["ask", RECORDING, "where?", "--model", without(k, k.llm, "bat-llm.json")]),
+    Case("language-model folder without bat-llm.json", 1, "no bat-llm.json", lambda k: ["ask", RECORDING, "where?", "--model", k.without(k.llm, "bat-llm.json")]),
     Case("bat-llm.json not JSON", 1, "bat-llm.json: not valid JSON", lambda k: ["ask", RECORDING, "where?", "--model", k.damaged(k.llm, "llm", "bat-llm.json", 30)]),
     Case("tokenizer cut short", 1, "tokenizer: cannot load a tokenizer",
          lambda k: ["ask", RECORDING, "where?", "--model", k.damaged(k.llm, "llm", "tokenizer/tokenizer.json", 200)]),
@@ -212,26 +224,10 @@ ENCODER_RUN = ["optim.steps=4", "data.workers=0"]
 LLM_RUN = [*TINY_LLM, "stages=[{types: [A, B], steps: 2, lr: 0.003}]"]
 
 
-def settings(values: list[str]) -> list[str]:
-    return [part for value in values for part in ("--set", value)]
-
-
-def without(kit: Kit, folder: Path, member: str) -> Path:
-    copy = kit.copy(folder, "model")
-    (copy / member).unlink()
-    return copy
-
-
-def replaced(kit: Kit, folder: Path, member: str, content: str) -> Path:
-    copy = kit.copy(folder, "model")
-    (copy / member).write_text(content)
-    return copy
-
-
 @pytest.fixture(scope="module")
 def encoder_run(tmp_path_factory, scenes_dir, encoder_config):
     run = tmp_path_factory.mktemp("encoder-run") / "run"
-    subprocess.run([sys.executable, "-m", "batcli", "train-encoder", str(encoder_config), *settings(ENCODER_RUN),
+    subprocess.run([sys.executable, "-m", "batcli", "train-encoder", str(encoder_config), *set_options(ENCODER_RUN),
                     "--data", str(scenes_dir), "-o", str(run)], check=True, capture_output=True)
     return run
 

@@ -23,7 +23,7 @@ import torch
 from batcli import records
 from batcli.records import read_tensors
 
-from .conftest import TINY_LLM
+from .conftest import TINY_LLM, set_options
 
 ROOT = Path(__file__).resolve().parents[1]
 MARK = "BAT_FAULT_TEST"
@@ -32,10 +32,6 @@ SIMULATE = ["simulate", "tiny", "--seed", 11, "--workers", 2, "--set", "sample_r
 
 # The embedded language model at its smallest, in two curriculum stages of 2 and 8 steps.
 LLM = [*TINY_LLM, "stages=[{types: [A, B], steps: 2, lr: 0.003}, {types: [A, B, C, D, E, free], steps: 8, lr: 0.003}]"]
-
-
-def settings(values):
-    return [part for value in values for part in ("--set", value)]
 
 
 class Run:
@@ -129,7 +125,7 @@ class TestKilled:
             assert (killed / name).read_bytes() == (whole / name).read_bytes(), name
 
     def test_train_llm_resumes_to_the_same_weights_and_metrics(self, bat, tmp_path, questions_dir, encoder_dir):
-        command = ["train-llm", "--data", questions_dir, "--encoder", encoder_dir, *settings(LLM)]
+        command = ["train-llm", "--data", questions_dir, "--encoder", encoder_dir, *set_options(LLM)]
         killed, whole = killed_and_whole(bat, tmp_path, command, checkpointed, "the first checkpoint", ("--resume",))
         for name in ("projector.safetensors", "lm/model.safetensors", "metrics.jsonl"):
             assert (killed / name).read_bytes() == (whole / name).read_bytes(), name
@@ -168,7 +164,7 @@ def test_a_stopped_training_keeps_its_last_checkpoint_and_says_how_to_resume(bat
     if trainer == "train-encoder":
         run = Run(trainer, encoder_config, "--data", scenes_dir, "-o", out)
     else:
-        run = Run(trainer, "--data", questions_dir, "--encoder", encoder_dir, *settings(LLM), "-o", out)
+        run = Run(trainer, "--data", questions_dir, "--encoder", encoder_dir, *set_options(LLM), "-o", out)
     run.wait_for((out / "metrics.jsonl").is_file, "the first validation")
     code, stdout, stderr = run.signal_group(signal.SIGTERM)
     line = error_line(stderr)

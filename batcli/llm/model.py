@@ -229,9 +229,9 @@ def load_spatial_lm(folder: Path, device: torch.device) -> tuple[SpatialLM, dict
     """The model of a directory written by save_spatial_lm, and its bat-llm.json."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    meta_file = folder / "bat-llm.json"
     if not folder.is_dir():
         raise BatError(f"{folder}: no such model folder")
+    meta_file = folder / "bat-llm.json"
     if not meta_file.is_file():
         raise BatError(f"{folder}: not a bat language-model directory (no bat-llm.json)")
     meta = read_json(meta_file)
