@@ -118,7 +118,8 @@ def localization_metrics(pairs: list[tuple[dict, list[dict]]]) -> dict:
     clips by clip_scores for every class among the reference labels. Shares are fractions in [0, 1].
     """
     references = predictions = hits = 0
-    angles, azimuth_errors, distance_errors, left_right, front_back = [], [], [], [], []
+    angles, azimuth_errors, lateral_errors, distance_errors, left_right, front_back = [], [], [], [], [], []
+    unconfused = []  # angles of the pairs not put on the wrong side of the frontal plane
     for prediction, reference in pairs:
         predicted = prediction["sources"]
         references += len(reference)
@@ -131,10 +132,14 @@ def localization_metrics(pairs: list[tuple[dict, list[dict]]]) -> dict:
             distance_errors.append(abs(p["distance_m"] - r["distance_m"]))
             p_lateral, p_frontal, _ = plane_angles(p["azimuth_deg"], p["elevation_deg"])
             r_lateral, r_frontal, _ = plane_angles(r["azimuth_deg"], r["elevation_deg"])
+            lateral_errors.append(abs(p_lateral - r_lateral))
             if abs(r_lateral) > DIRECTION_MARGIN_DEG:
                 left_right.append(p_lateral * r_lateral < 0)
+            confused = abs(r_frontal) > DIRECTION_MARGIN_DEG and p_frontal * r_frontal < 0
             if abs(r_frontal) > DIRECTION_MARGIN_DEG:
-                front_back.append(p_frontal * r_frontal < 0)
+                front_back.append(confused)
+            if not confused:
+                unconfused.append(angle)
     matched = len(angles)
     within = sum(angle <= DOA_THRESHOLD_DEG for angle in angles)
     return {
@@ -144,6 +149,8 @@ def localization_metrics(pairs: list[tuple[dict, list[dict]]]) -> dict:
         "map": mean_average_precision([clip_scores(p) for p, _ in pairs], [{s["label"] for s in r} for _, r in pairs]),
         "doa_mae_deg": _mean(angles),
         "azimuth_mae_deg": _mean(azimuth_errors),
+        "lateral_mae_deg": _mean(lateral_errors),
+        "doa_mae_deg_no_front_back": _mean(unconfused),
         "er20": _share(references - within, references),  # a reference without a match counts as an error
         "distance_mae_m": _mean(distance_errors),
         "der": _mean([error > DISTANCE_THRESHOLD_M for error in distance_errors]),

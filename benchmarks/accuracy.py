@@ -92,15 +92,16 @@ def main() -> None:
     target = Path(__file__).parent / "results" / (f"accuracy-{args.name}.json" if args.name else "accuracy.json")
     target.parent.mkdir(exist_ok=True)
     target.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"{'localization':<24} {'1 source':>9} {'2 sources':>9} {'peer 1':>9} {'peer 2':>9}")
-    for key in ("map", "doa_mae_deg", "azimuth_mae_deg", "er20", "distance_mae_m", "der", "front_back_confusion", "left_right_confusion", "recall", "both_found"):
+    print(f"{'localization':<26} {'1 source':>9} {'2 sources':>9} {'peer 1':>9} {'peer 2':>9}")
+    for key in ("map", "doa_mae_deg", "azimuth_mae_deg", "lateral_mae_deg", "doa_mae_deg_no_front_back", "er20", "distance_mae_m", "der",
+                "front_back_confusion", "left_right_confusion", "recall", "both_found"):
         cells = []
         for scores in (localization, peer_scores):
             for group in ("single_source", "two_source"):
                 value = (scores.get(group) or {}).get(key)
                 peer_blind = scores is peer_scores and key in ("map", "distance_mae_m", "der")  # the peer says neither what nor how far
                 cells.append("-" if value is None or peer_blind else round(value, 3))
-        print(f"{key:<24} " + " ".join(f"{c:>9}" for c in cells))
+        print(f"{key:<26} " + " ".join(f"{c:>9}" for c in cells))
     if not answers:
         return
     print(f"{'answers':<34} {'model':>9} {'rules':>9}")

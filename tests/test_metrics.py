@@ -37,6 +37,20 @@ def test_azimuth_error_ignores_elevation_and_wraps_around():
     assert localization_metrics([clip([source(0, 60)], [source(180, 60)])])["azimuth_mae_deg"] == pytest.approx(180)
 
 
+def test_a_front_back_mirror_costs_no_lateral_error_and_is_left_out_of_the_unconfused_error():
+    mirror, near = clip([source(150)], [source(30)]), clip([source(40)], [source(30)])  # 30 deg left-front heard left-behind
+    alone = localization_metrics([mirror])
+    assert alone["doa_mae_deg"] == pytest.approx(120)
+    assert alone["lateral_mae_deg"] == pytest.approx(0, abs=1e-9)  # the same cone of confusion
+    assert alone["doa_mae_deg_no_front_back"] is None
+    both = localization_metrics([mirror, near])
+    assert both["doa_mae_deg"] == pytest.approx(65)
+    assert both["doa_mae_deg_no_front_back"] == pytest.approx(10)
+    assert both["lateral_mae_deg"] == pytest.approx(5)  # (0 + 10) / 2: at ear height the lateral angle of azimuth 30 or 40 is 30 or 40
+    # up/down along the cone: the lateral angle stays
+    assert localization_metrics([clip([source(0, 40)], [source(0, -20)])])["lateral_mae_deg"] == pytest.approx(0, abs=1e-9)
+
+
 def test_matching_takes_the_assignment_with_the_least_total_angle():
     predicted, reference = [source(95), source(15)], [source(10), source(100)]
     assert sorted(match_sources(predicted, reference)) == [(0, 1, pytest.approx(5)), (1, 0, pytest.approx(5))]
@@ -143,6 +157,8 @@ def test_empty_input_gives_none_not_nan():
         "map",
         "doa_mae_deg",
         "azimuth_mae_deg",
+        "lateral_mae_deg",
+        "doa_mae_deg_no_front_back",
         "er20",
         "distance_mae_m",
         "der",
