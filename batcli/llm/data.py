@@ -9,6 +9,7 @@ from the same clips.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,42 @@ def drop_filler_words(question: str, share: float, seed: tuple[int, ...]) -> str
     words = question.split()
     draws = np.random.default_rng(seed).random(len(words))
     return " ".join(w for w, draw in zip(words, draws) if draw >= share or w.lower().strip("?.,!'") not in FILLER_WORDS) or question
+
+
+# The opening of a yes/no question, which people often leave out when they type ("siren on my left?").
+YES_NO_OPENING = re.compile(r"^(?:is there|are there|can you hear|do you hear|would you say|is|are|does|do)\s+(?:(?:the|a|an|any)\s+)?", re.IGNORECASE)
+# Words a typo may hit: question words and everyday ones, never a sound's name or a side.
+TYPO_WORDS = frozenset("where where's what what's which how many far close sound sounds there hear is are".split())
+
+
+def shorten(question: str, share: float, seed: tuple[int, ...]) -> str:
+    """With probability `share` (seeded), the question without its yes/no opening: "Is the siren on my
+    left?" -> "siren on my left?", "Can you hear a dog?" -> "dog?"."""
+    if not share or np.random.default_rng(seed).random() >= share:
+        return question
+    return YES_NO_OPENING.sub("", question, count=1) or question
+
+
+def misspell(question: str, share: float, seed: tuple[int, ...]) -> str:
+    """With probability `share` (seeded), one typo in one of the question's TYPO_WORDS: its apostrophe
+    left out ("wheres"), or a letter dropped ("wher") or two swapped ("hwere")."""
+    rng = np.random.default_rng(seed)
+    words = question.split()
+    targets = [i for i, w in enumerate(words) if w.lower().strip("?.,!") in TYPO_WORDS and len(w.strip("?.,!")) > 2]
+    if not share or rng.random() >= share or not targets:
+        return question
+    i = targets[int(rng.integers(len(targets)))]
+    word = words[i]
+    end = len(word.rstrip("?.,!"))
+    if "'" in word:
+        words[i] = word.replace("'", "", 1)
+    elif rng.random() < 0.5:
+        cut = int(rng.integers(1, end))
+        words[i] = word[:cut] + word[cut + 1 :]
+    else:
+        at = int(rng.integers(end - 1))
+        words[i] = word[:at] + word[at + 1] + word[at] + word[at + 2 :]
+    return " ".join(words)
 
 
 @dataclass

@@ -6,7 +6,8 @@ is the probability-weighted mean of the language model's own input embeddings of
 probabilities coming from the encoder's heads. A question that names a sound can then be matched
 against the very embedding the sound's name has in the question, instead of the model having to bind
 every class name to a pattern in the projected tokens. How the words are laid out (one summed
-position per slot, or one per word) is SpatialLM's part (ProjectorConfig.heard_words).
+position per slot, one per word, or written out as text in the prompt by heard_text) is SpatialLM's
+part (ProjectorConfig.heard_words).
 """
 
 from __future__ import annotations
@@ -55,3 +56,34 @@ def _sides(values: torch.Tensor) -> torch.Tensor:
 def group_slices(vocabulary: list[list[str]]) -> list[slice]:
     ends = list(accumulate(len(group) for group in vocabulary))
     return [slice(end - len(group), end) for group, end in zip(vocabulary, ends)]
+
+
+def heard_text(vocabulary: list[list[str]], weights: torch.Tensor) -> str:
+    """One clip's heard words (slots, words) as text in the answers' own style, strongest slot first:
+    `typing (left, front, above; 1.5m) and cricket (right; 3.0m)`, or `nothing`.
+
+    A slot is a sound when its presence reaches 1/2 (as `bat localize` reports it), under its most
+    likely class; of each pair of sides the one with more of the direction's probability is named,
+    none when they hold exactly half each (a source on that plane). A second slot of the same class
+    is left out.
+    """
+    groups = group_slices(vocabulary)
+    rows = weights.float().cpu().tolist()
+    sounds, named = [], set()
+    for row in sorted(rows, key=lambda r: r[groups[0]][-1]):
+        classes = row[groups[0]]
+        if classes[-1] > 0.5:
+            break
+        label = vocabulary[0][max(range(len(classes) - 1), key=classes.__getitem__)]
+        if label in named:
+            continue
+        named.add(label)
+        sides = []
+        for group, words in zip(groups[1:4], vocabulary[1:4]):
+            share = row[group][0]
+            if abs(share - 0.5) > 1e-6:
+                sides.append(words[0] if share > 0.5 else words[1])
+        distances = row[groups[4]]
+        distance = vocabulary[4][max(range(len(distances)), key=distances.__getitem__)]
+        sounds.append(f"{label} ({', '.join(sides)}; {distance})" if sides else f"{label} ({distance})")
+    return " and ".join(sounds) or "nothing"

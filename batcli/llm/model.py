@@ -29,7 +29,7 @@ from ..config import from_dict
 from ..errors import BatError, UsageError
 from ..records import read_json, read_tensors, write_tensors, write_text
 from .gguf import lm_directory
-from .heard import group_slices
+from .heard import group_slices, heard_text
 
 transformers_logging.set_verbosity_error()  # its progress bars and notices would clutter stderr
 transformers_logging.disable_progress_bar()
@@ -37,6 +37,7 @@ transformers_logging.disable_progress_bar()
 warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 PROMPT = "Question: {question}\nAnswer:"
+HEARD_PROMPT = "Heard: {heard}\nQuestion: {question}\nAnswer:"  # heard_words: text
 
 
 @dataclass
@@ -45,11 +46,12 @@ class ProjectorConfig:
     width: int = field(default=256, metadata={"help": "width of the projector's attention layers", "range": (16, 8192)})
     layers: int = field(default=2, metadata={"help": "query layers (self-attention, cross-attention to the encoder, MLP)", "range": (1, 24)})
     heads: int = field(default=4, metadata={"help": "attention heads (width must divide by it)", "range": (1, 64)})
-    heard_words: Literal["slot", "words", "both", "off"] = field(default="slot", metadata={
+    heard_words: Literal["slot", "words", "both", "text", "off"] = field(default="slot", metadata={
         "help": "what the encoder's heads heard per slot (class, sides, distance), given to the language model beside the "
-                "queries as probability-weighted embeddings of those words (batcli/llm/heard.py): slot: one embedding per "
+                "queries (batcli/llm/heard.py), as probability-weighted embeddings of those words: slot: one embedding per "
                 "slot, the sum of its five words; words: the five words as five embeddings; both: the sum, then the five; "
-                "off: the queries alone"})
+                "or text: written out in the prompt (`Heard: typing (left, front; 1.5m)`), which a pretrained model reads "
+                "as it reads any text; off: the queries alone"})
 
 
 @dataclass
@@ -109,12 +111,13 @@ class SpatialLM(nn.Module):
         """The audio part of the input: the projector's queries, then per slot the heard words.
 
         Summed into one position per slot, a sound's class and its sides meet in one attention step
-        when a question names the sound; five positions per slot keep each word apart."""
+        when a question names the sound; five positions per slot keep each word apart. As text, they
+        are in the prompt instead (_prompt_ids)."""
         audio = self.projector(encoder_tokens)
-        if not self.vocabulary:
-            return audio
-        if heard is None:
+        if self.vocabulary and heard is None:
             raise ValueError("this model reads the heard words: pass heard.listen's weights")
+        if not self.vocabulary or self.layout == "text":
+            return audio
         table = torch.stack([self._embed(ids).mean(0) for ids in self.word_ids])  # (words, width)
         words = torch.stack([heard[..., group].to(table.dtype) @ table[group] for group in group_slices(self.vocabulary)], dim=2)  # (batch, slots, groups, width)
         if self.layout == "words":
@@ -124,8 +127,14 @@ class SpatialLM(nn.Module):
             per_slot = summed if self.layout == "slot" else torch.cat([summed, words], dim=2)
         return torch.cat([audio, per_slot.flatten(1, 2).to(audio.dtype)], dim=1)
 
-    def _prompt_ids(self, question: str) -> list[int]:
-        ids = self.tokenizer(PROMPT.format(question=question.strip()), add_special_tokens=False)["input_ids"]
+    def prompt(self, question: str, heard: torch.Tensor | None) -> str:
+        """The text after the audio inputs; `heard`: this clip's heard-word weights (slots, words)."""
+        if self.layout == "text" and self.vocabulary:
+            return HEARD_PROMPT.format(heard=heard_text(self.vocabulary, heard), question=question.strip())
+        return PROMPT.format(question=question.strip())
+
+    def _prompt_ids(self, question: str, heard: torch.Tensor | None) -> list[int]:
+        ids = self.tokenizer(self.prompt(question, heard), add_special_tokens=False)["input_ids"]
         bos = self.tokenizer.bos_token_id
         return ([bos] if bos is not None else []) + ids
 
@@ -135,7 +144,7 @@ class SpatialLM(nn.Module):
         eos = self.tokenizer.eos_token_id
         rows, labels = [], []
         for i, (question, answer) in enumerate(zip(questions, answers)):
-            prompt = self._prompt_ids(question)
+            prompt = self._prompt_ids(question, None if heard is None else heard[i])
             target = self.tokenizer(" " + answer.strip(), add_special_tokens=False)["input_ids"] + [eos]
             rows.append(torch.cat([audio[i], self._embed(prompt + target)]))
             labels.append([-100] * (audio.shape[1] + len(prompt)) + target)
@@ -151,7 +160,7 @@ class SpatialLM(nn.Module):
                beams: int = 1) -> list[str]:
         """Answers decoded greedily (or by beam search), at most `max_tokens` tokens each."""
         audio = self.audio_inputs(encoder_tokens, heard)
-        rows = [torch.cat([audio[i], self._embed(self._prompt_ids(q))]) for i, q in enumerate(questions)]
+        rows = [torch.cat([audio[i], self._embed(self._prompt_ids(q, None if heard is None else heard[i]))]) for i, q in enumerate(questions)]
         length = max(len(row) for row in rows)
         embeds = torch.stack([torch.cat([row.new_zeros(length - len(row), row.shape[-1]), row]) for row in rows])  # padded on the left
         mask = torch.tensor([[0] * (length - len(row)) + [1] * len(row) for row in rows], device=embeds.device)

@@ -33,7 +33,7 @@ from ..training import (
     start_distributed,
     warmup_cosine,
 )
-from .data import Question, cached_encoding, drop_filler_words, encoder_fingerprint, read_questions
+from .data import Question, cached_encoding, drop_filler_words, encoder_fingerprint, misspell, read_questions, shorten
 from .gguf import reference
 from .heard import heard_vocabulary
 from .model import (
@@ -75,6 +75,8 @@ class LLMTrainConfig:
     clip_grad_norm: float = field(default=1.0, metadata={"help": "gradient norm clipping (0: off)", "range": (0, 1000)})
     absent_weight: int = field(default=4, metadata={"help": "times a question about a sound that is not there (answer 'none') is seen per epoch: they are few, and a model that never says 'none' invents places", "range": (1, 100)})
     word_dropout: float = field(default=0.2, metadata={"help": "share of filler words (the, my, on, ...) left out of the questions at random in training, so that answers rest on the words that matter, not on a template's exact wording", "range": (0, 0.9)})
+    terse_share: float = field(default=0.15, metadata={"help": "share of training questions asked without their yes/no opening, as people type them ('Is the siren on my left?' -> 'siren on my left?')", "range": (0, 1)})
+    typo_share: float = field(default=0.1, metadata={"help": "share of training questions with one typo in a question word ('wheres', 'wher'; never a sound's name or a side)", "range": (0, 1)})
     max_answer_tokens: int = field(default=24, metadata={"help": "longest answer generated in validation (tokens)", "range": (1, 4096)})
     val_clips: int = field(default=200, metadata={"help": "clips whose questions are held out for validation (without --val)", "range": (0, 10**7)})
     val_questions: int = field(default=600, metadata={"help": "most validation questions answered after each stage", "range": (0, 10**7)})
@@ -174,7 +176,7 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
                 for group in optimizer.param_groups:
                     group["lr"] = stage.lr * warmup_cosine(step - start, stage.steps, config.warmup_steps, 0.05)
                 with autocast(device):
-                    questions = [drop_filler_words(q.question, config.word_dropout, (config.seed, step, row)) for row, q in zip(rows, batch)]
+                    questions = [_as_typed(q.question, config, (config.seed, step, row)) for row, q in zip(rows, batch)]
                     loss = trained(tokens, heard, questions, [q.answer for q in batch])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -220,6 +222,13 @@ def validate(model: SpatialLM, questions: list[Question], audio: tuple[torch.Ten
         pairs += [({**q.record, "answer": answer}, q.record) for q, answer in zip(batch, answers)]
     model.train()
     return {"val_questions": len(pairs), **_headline(answer_report(pairs))} if pairs else {"val_questions": 0}
+
+
+def _as_typed(question: str, config: LLMTrainConfig, seed: tuple[int, ...]) -> str:
+    """A training question varied the ways typed questions vary: filler words left out, the yes/no
+    opening left out, a typo."""
+    question = drop_filler_words(question, config.word_dropout, seed)
+    return misspell(shorten(question, config.terse_share, (*seed, 1)), config.typo_share, (*seed, 2))
 
 
 def _headline(report: dict) -> dict:
@@ -269,9 +278,15 @@ def _batch_rows(seed: int, stage: int, position: int, size: int, batch_size: int
 
 def start_from(model: SpatialLM, folder: Path, meta: dict) -> None:
     """Copy the trained weights of the language-model directory `folder` into `model`, which must be
-    built as it was: the same language model and fine-tuning, projector, heard words and encoder."""
+    built as it was: the same language model and fine-tuning, projector, heard words and encoder.
+    Only the heard words' layout may change (slot to text, say): no weights belong to it."""
     trained, trained_meta = load_spatial_lm(folder, torch.device("cpu"))
-    for key, what in (("projector", "projector settings"), ("heard_words", "heard words"), ("encoder_fingerprint", "encoder")):
+    def settings(meta: dict) -> dict:
+        return {**meta["projector"], "heard_words": meta["projector"].get("heard_words") == "off"}
+
+    if settings(trained_meta) != settings(meta):
+        raise BatError(f"init {folder}: its projector settings differ from this run's; give the same config")
+    for key, what in (("heard_words", "heard words"), ("encoder_fingerprint", "encoder")):
         if trained_meta.get(key) != meta[key]:
             raise BatError(f"init {folder}: its {what} differ from this run's; give the same config and --encoder")
     if {k: trained_meta["lm"].get(k) for k in ("weights", "source")} != {k: meta["lm"][k] for k in ("weights", "source")}:

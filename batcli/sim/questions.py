@@ -436,6 +436,10 @@ TEMPLATES = (
         "How far apart is the {x} from the {y}?",
         "What is the separation between the {x} and the {y}?",
         "How distant are the {x} and the {y} from one another?",
+        "How many metres are there between the {x} and the {y}?",
+        "How many meters apart are the {x} and the {y}?",
+        "In metres, how far apart are the {x} and the {y}?",
+        "How many meters from the {x} is the {y}?",
     ), reasoning="distance"),
     Template("free_what_is_at", "free", "label", None, build_what_is_at, (
         "What is {place}?",
@@ -490,6 +494,10 @@ TEMPLATES = (
         "How far is the {x} from here?",
         "Roughly how far away is the {x}?",
         "How many meters away is the {x}?",
+        "How many metres from me is the {x}?",
+        "How many meters is the {x} from here?",
+        "In metres, how far is the {x}?",
+        "How many metres off is the {x}?",
     ), absent_answer=ABSENT),
     Template("free_count", "free", "count", None, build_count, (
         "How many sounds are there?",

@@ -1,6 +1,9 @@
-"""Word dropout leaves out filler words only, never what a question asks about."""
+"""Training questions varied as typed ones vary (filler words left out, the yes/no opening left out,
+a typo), never in what they ask about."""
 
-from batcli.llm.data import FILLER_WORDS, drop_filler_words
+import pytest
+
+from batcli.llm.data import FILLER_WORDS, TYPO_WORDS, drop_filler_words, misspell, shorten
 
 QUESTION = "Is the siren on my left?"
 
@@ -22,3 +25,45 @@ def test_dropout_is_seeded_and_off_at_zero():
 
 def test_a_question_of_filler_words_alone_is_never_emptied():
     assert all(drop_filler_words("the audio clip", 0.9, (0, i)) for i in range(100))
+
+
+@pytest.mark.parametrize("question, terse", [
+    ("Is the siren on my left?", "siren on my left?"),
+    ("Is there a dog?", "dog?"),
+    ("Can you hear a cricket behind me?", "cricket behind me?"),
+    ("Are both sounds above me?", "both sounds above me?"),
+    ("Would you say the fan is left of the drum?", "fan is left of the drum?"),
+])
+def test_a_yes_no_question_can_lose_its_opening_and_nothing_else(question, terse):
+    assert shorten(question, 1.0, (0,)) == terse
+    assert shorten(question, 0.0, (0,)) == question
+
+
+def test_only_yes_no_openings_are_left_out_and_as_often_as_asked():
+    for question in ("Where is the siren?", "What is on my left?", "How many sounds are there?", "Which sound is closest?"):
+        assert shorten(question, 1.0, (0,)) == question
+    shortened = sum(shorten("Is the siren on my left?", 0.3, (i,)) != "Is the siren on my left?" for i in range(1000))
+    assert 240 < shortened < 360
+
+
+def edits(a: str, b: str) -> int:
+    """Levenshtein distance with adjacent swaps counted once (a typo's size)."""
+    rows = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            rows[i][j] = min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                rows[i][j] = min(rows[i][j], rows[i - 2][j - 2] + 1)
+    return rows[-1][-1]
+
+
+def test_a_typo_changes_one_question_word_by_one_edit_never_a_name_or_a_side():
+    question = "Where's the water drip, and how far away is the sound on my left?"
+    typed = {misspell(question, 1.0, (i,)) for i in range(300)}
+    assert len(typed) > 10 and "Wheres the water drip, and how far away is the sound on my left?" in typed
+    for variant in typed:
+        changed = [(a, b) for a, b in zip(question.split(), variant.split()) if a != b]
+        assert len(variant.split()) == len(question.split()) and len(changed) == 1
+        [(word, typo)] = changed
+        assert word.lower().strip("?,") in TYPO_WORDS and edits(word, typo) == 1
+    assert misspell(question, 0.0, (1,)) == question and misspell(question, 0.5, (4,)) == misspell(question, 0.5, (4,))

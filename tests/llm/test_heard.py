@@ -5,7 +5,7 @@ import torch
 
 from batcli.encoder.model import load_model
 from batcli.encoder.readout import bin_centres
-from batcli.llm.heard import EMPTY, group_slices, heard_vocabulary, listen
+from batcli.llm.heard import EMPTY, group_slices, heard_text, heard_vocabulary, listen
 from batcli.llm.model import Projector, ProjectorConfig, SpatialLM
 
 from .conftest import save_random_lm
@@ -54,7 +54,7 @@ def test_an_empty_slot_is_heard_as_none_and_every_group_sums_to_one(encoder_dir)
         assert torch.allclose(weights[..., part].sum(-1), torch.ones(3, encoder.dims.slots))
 
 
-@pytest.mark.parametrize("layout, per_slot", [("slot", 1), ("words", 5), ("both", 6)])
+@pytest.mark.parametrize("layout, per_slot", [("slot", 1), ("words", 5), ("both", 6), ("text", 0)])
 def test_the_language_model_gets_its_own_embeddings_of_the_heard_words(encoder_dir, tmp_path, layout, per_slot):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -69,9 +69,42 @@ def test_the_language_model_gets_its_own_embeddings_of_the_heard_words(encoder_d
     assert inputs.shape == (1, queries + encoder.dims.slots * per_slot, 32)
     table = lm.get_input_embeddings().weight
     embeddings = [table[tokenizer(" " + word, add_special_tokens=False)["input_ids"]].mean(0) for word in ["siren", "left", "front", "above", "2.5m"]]
+    if layout == "text":  # the words are in the prompt instead
+        assert model.prompt(" where is it? ", weights[0]) == "Heard: siren (left, front, above; 2.5m)\nQuestion: where is it?\nAnswer:"
+        return
+    assert model.prompt("where is it?", weights[0]) == "Question: where is it?\nAnswer:"
     first_slot = inputs[0, queries:queries + per_slot]
     if layout != "words":  # the slot's sum comes first
         assert torch.allclose(first_slot[0], torch.stack(embeddings).sum(0), atol=1e-5)
     if layout != "slot":  # then each word apart
         for embedding, position in zip(embeddings, first_slot[-5:]):
             assert torch.allclose(position, embedding, atol=1e-5)
+
+
+@pytest.mark.parametrize("azimuth, elevation, text", [
+    (60.0, 30.0, "siren (left, front, above; 2.5m)"),
+    (200.0, -50.0, "siren (right, behind, below; 2.5m)"),
+    (90.0, 0.0, "siren (left; 2.5m)"),  # on the frontal and the horizontal plane: no word for either, as in answers
+    (100.0, -5.0, "siren (left, behind, below; 2.5m)"),
+    (0.0, 0.0, "siren (front; 2.5m)"),
+])
+def test_the_heard_text_names_the_likelier_side_of_each_plane_in_the_answers_style(encoder_dir, azimuth, elevation, text):
+    encoder = encoder_saying(encoder_dir, True, "siren", azimuth, elevation, 2.5)
+    _, weights = listen(encoder, torch.zeros(1, 2, encoder.dims.clip_samples))
+    assert heard_text(heard_vocabulary(encoder), weights[0]) == text
+
+
+def test_the_heard_text_of_silence_is_nothing_and_a_second_slot_names_another_sound(encoder_dir):
+    encoder = encoder_saying(encoder_dir, False, "siren", 90.0, 0.0, 1.0)
+    _, weights = listen(encoder, torch.zeros(1, 2, encoder.dims.clip_samples))
+    vocabulary = heard_vocabulary(encoder)
+    assert heard_text(vocabulary, weights[0]) == "nothing"
+    groups = group_slices(vocabulary)
+    first, second = vocabulary[0][:2]
+    two = weights[0].clone()
+    for slot, label, side in ((0, first, 0), (1, second, 1)):  # one sound sure on the left, another sure on the right
+        two[slot, groups[0]] = torch.tensor([float(word == label) for word in vocabulary[0]])
+        two[slot, groups[1]] = torch.tensor([1.0 - side, float(side)])
+    assert heard_text(vocabulary, two) == f"{first} (left; 1.0m) and {second} (right; 1.0m)"
+    two[1, groups[0]] = two[0, groups[0]]  # two slots of one class: the sound is named once
+    assert heard_text(vocabulary, two) == f"{first} (left; 1.0m)"
