@@ -18,15 +18,23 @@ def test_localize_without_a_model_finds_the_siren_on_the_left(bat):
 
 def test_ask_without_a_model_answers_from_the_recording(bat):
     [siren] = SCENES["audio/siren-left.wav"]["sources"]
-    right = [s["label"] for s in SCENES["audio/two-sources.wav"]["sources"] if 180 < s["azimuth_deg"] < 360]
+    two = SCENES["audio/two-sources.wav"]["sources"]
+    right = [s["label"] for s in two if 180 < s["azimuth_deg"] < 360]
+    left = [s["label"] for s in two if 0 < s["azimuth_deg"] < 180]
     questions = "".join(json.dumps({"question_id": f"q{i}", "audio": str(EXAMPLES / a), "question": q}) + "\n" for i, (a, q) in enumerate([
         ("audio/siren-left.wav", "What can you hear?"),
         ("audio/siren-left.wav", "Where is the siren?"),
         ("audio/two-sources.wav", "What is to my right?"),
+        ("audio/two-sources.wav", "What is to my left?"),
+        ("audio/two-sources.wav", "How many sounds are there?"),
+        ("audio/two-sources.wav", "Where is the dog?"),
     ]))
     result = bat("ask", "--questions", "-", stdin=questions, check=True)
     answers = [json.loads(line)["answer"] for line in result.stdout.splitlines()]
-    assert len(answers) == 3
+    assert len(answers) == 6
     assert siren["label"] in answers[0]
     assert 0 < siren["azimuth_deg"] < 180 and answers[1].startswith("left")  # the siren is left of the median plane
     assert right == ["cricket"] and answers[2] == "cricket"
+    assert left == ["typing"] and answers[3] == "typing"
+    assert answers[4] == str(len(two)) == "2"
+    assert "dog" not in {s["label"] for s in two} and answers[5] == "none"
