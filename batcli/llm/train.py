@@ -281,10 +281,7 @@ def start_from(model: SpatialLM, folder: Path, meta: dict) -> None:
     built as it was: the same language model and fine-tuning, projector, heard words and encoder.
     Only the heard words' layout may change (slot to text, say): no weights belong to it."""
     trained, trained_meta = load_spatial_lm(folder, torch.device("cpu"))
-    def settings(meta: dict) -> dict:
-        return {**meta["projector"], "heard_words": meta["projector"].get("heard_words") == "off"}
-
-    if settings(trained_meta) != settings(meta):
+    if _projector_build(trained_meta) != _projector_build(meta):
         raise BatError(f"init {folder}: its projector settings differ from this run's; give the same config")
     for key, what in (("heard_words", "heard words"), ("encoder_fingerprint", "encoder")):
         if trained_meta.get(key) != meta[key]:
@@ -293,6 +290,12 @@ def start_from(model: SpatialLM, folder: Path, meta: dict) -> None:
         raise BatError(f"init {folder}: trained on {trained_meta['lm'].get('source')} ({trained_meta['lm'].get('weights')} weights), "
                        f"this run on {meta['lm']['source']} ({meta['lm']['weights']} weights)")
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in trained.state_dict().items()})
+
+
+def _projector_build(meta: dict) -> dict:
+    """The projector settings of a model's bat-llm.json that its weights depend on: all but the
+    heard words' layout, of which only whether there are heard words at all."""
+    return {**meta["projector"], "heard_words": meta["projector"].get("heard_words") != "off"}
 
 
 def _meta(config: LLMTrainConfig, encoder_dir: Path, builtin: bool, fingerprint: str, encoder_width: int,
