@@ -59,9 +59,11 @@ def misspell(question: str, share: float, seed: tuple[int, ...]) -> str:
     """With probability `share` (seeded), one typo in one of the question's TYPO_WORDS: its apostrophe
     left out ("wheres"), or a letter dropped ("wher") or two swapped ("hwere")."""
     rng = np.random.default_rng(seed)
+    if not share or rng.random() >= share:
+        return question
     words = question.split()
     targets = [i for i, w in enumerate(words) if w.lower().strip("?.,!") in TYPO_WORDS and len(w.strip("?.,!")) > 2]
-    if not share or rng.random() >= share or not targets:
+    if not targets:
         return question
     i = targets[int(rng.integers(len(targets)))]
     word = words[i]

@@ -58,32 +58,32 @@ def group_slices(vocabulary: list[list[str]]) -> list[slice]:
     return [slice(end - len(group), end) for group, end in zip(vocabulary, ends)]
 
 
-def heard_text(vocabulary: list[list[str]], weights: torch.Tensor) -> str:
-    """One clip's heard words (slots, words) as text in the answers' own style, strongest slot first:
-    `typing (left, front, above; 1.5m) and cricket (right; 3.0m)`, or `nothing`.
+def heard_text(vocabulary: list[list[str]], weights: list[list[float]]) -> str:
+    """One clip's heard-word weights (per slot, listen's row as a list) as text in the answers' own
+    style, strongest slot first: `typing (left, front, above; 1.5m) and cricket (right; 3.0m)`, or `nothing`.
 
     A slot is a sound when its presence reaches 1/2 (as `bat localize` reports it), under its most
     likely class; of each pair of sides the one with more of the direction's probability is named,
     none when they hold exactly half each (a source on that plane). A second slot of the same class
     is left out.
     """
-    groups = group_slices(vocabulary)
-    rows = weights.float().cpu().tolist()
+    class_group, *side_groups, distance_group = group_slices(vocabulary)
+    labels, *side_words, distance_words = vocabulary
     sounds, named = [], set()
-    for row in sorted(rows, key=lambda r: r[groups[0]][-1]):
-        classes = row[groups[0]]
+    for row in sorted(weights, key=lambda r: r[class_group][-1]):  # the least `none` first
+        classes = row[class_group]
         if classes[-1] > 0.5:
             break
-        label = vocabulary[0][max(range(len(classes) - 1), key=classes.__getitem__)]
+        label = labels[max(range(len(classes) - 1), key=classes.__getitem__)]
         if label in named:
             continue
         named.add(label)
         sides = []
-        for group, words in zip(groups[1:4], vocabulary[1:4]):
+        for group, words in zip(side_groups, side_words):
             share = row[group][0]
             if abs(share - 0.5) > 1e-6:
                 sides.append(words[0] if share > 0.5 else words[1])
-        distances = row[groups[4]]
-        distance = vocabulary[4][max(range(len(distances)), key=distances.__getitem__)]
+        distances = row[distance_group]
+        distance = distance_words[max(range(len(distances)), key=distances.__getitem__)]
         sounds.append(f"{label} ({', '.join(sides)}; {distance})" if sides else f"{label} ({distance})")
     return " and ".join(sounds) or "nothing"

@@ -112,7 +112,7 @@ class SpatialLM(nn.Module):
 
         Summed into one position per slot, a sound's class and its sides meet in one attention step
         when a question names the sound; five positions per slot keep each word apart. As text, they
-        are in the prompt instead (_prompt_ids)."""
+        are in the prompt instead (prompts)."""
         audio = self.projector(encoder_tokens)
         if self.vocabulary and heard is None:
             raise ValueError("this model reads the heard words: pass heard.listen's weights")
@@ -127,24 +127,23 @@ class SpatialLM(nn.Module):
             per_slot = summed if self.layout == "slot" else torch.cat([summed, words], dim=2)
         return torch.cat([audio, per_slot.flatten(1, 2).to(audio.dtype)], dim=1)
 
-    def prompt(self, question: str, heard: torch.Tensor | None) -> str:
-        """The text after the audio inputs; `heard`: this clip's heard-word weights (slots, words)."""
-        if self.layout == "text" and self.vocabulary:
-            return HEARD_PROMPT.format(heard=heard_text(self.vocabulary, heard), question=question.strip())
-        return PROMPT.format(question=question.strip())
+    def prompts(self, questions: list[str], heard: torch.Tensor | None) -> list[str]:
+        """The text after each question's audio inputs; `heard`: the batch's heard-word weights."""
+        if self.layout != "text" or not self.vocabulary:
+            return [PROMPT.format(question=q.strip()) for q in questions]
+        rows = heard.float().cpu().tolist()  # one transfer for the batch
+        return [HEARD_PROMPT.format(heard=heard_text(self.vocabulary, row), question=q.strip()) for q, row in zip(questions, rows)]
 
-    def _prompt_ids(self, question: str, heard: torch.Tensor | None) -> list[int]:
-        ids = self.tokenizer(self.prompt(question, heard), add_special_tokens=False)["input_ids"]
-        bos = self.tokenizer.bos_token_id
-        return ([bos] if bos is not None else []) + ids
+    def _prompt_ids(self, questions: list[str], heard: torch.Tensor | None) -> list[list[int]]:
+        bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
+        return [bos + self.tokenizer(text, add_special_tokens=False)["input_ids"] for text in self.prompts(questions, heard)]
 
     def forward(self, encoder_tokens: torch.Tensor, heard: torch.Tensor | None, questions: list[str], answers: list[str]) -> torch.Tensor:
         """Mean cross-entropy of the answer tokens (and end of text) given audio and question."""
         audio = self.audio_inputs(encoder_tokens, heard)
         eos = self.tokenizer.eos_token_id
         rows, labels = [], []
-        for i, (question, answer) in enumerate(zip(questions, answers)):
-            prompt = self._prompt_ids(question, None if heard is None else heard[i])
+        for i, (prompt, answer) in enumerate(zip(self._prompt_ids(questions, heard), answers)):
             target = self.tokenizer(" " + answer.strip(), add_special_tokens=False)["input_ids"] + [eos]
             rows.append(torch.cat([audio[i], self._embed(prompt + target)]))
             labels.append([-100] * (audio.shape[1] + len(prompt)) + target)
@@ -160,7 +159,7 @@ class SpatialLM(nn.Module):
                beams: int = 1) -> list[str]:
         """Answers decoded greedily (or by beam search), at most `max_tokens` tokens each."""
         audio = self.audio_inputs(encoder_tokens, heard)
-        rows = [torch.cat([audio[i], self._embed(self._prompt_ids(q, None if heard is None else heard[i]))]) for i, q in enumerate(questions)]
+        rows = [torch.cat([audio[i], self._embed(ids)]) for i, ids in enumerate(self._prompt_ids(questions, heard))]
         length = max(len(row) for row in rows)
         embeds = torch.stack([torch.cat([row.new_zeros(length - len(row), row.shape[-1]), row]) for row in rows])  # padded on the left
         mask = torch.tensor([[0] * (length - len(row)) + [1] * len(row) for row in rows], device=embeds.device)

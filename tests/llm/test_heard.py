@@ -70,9 +70,9 @@ def test_the_language_model_gets_its_own_embeddings_of_the_heard_words(encoder_d
     table = lm.get_input_embeddings().weight
     embeddings = [table[tokenizer(" " + word, add_special_tokens=False)["input_ids"]].mean(0) for word in ["siren", "left", "front", "above", "2.5m"]]
     if layout == "text":  # the words are in the prompt instead
-        assert model.prompt(" where is it? ", weights[0]) == "Heard: siren (left, front, above; 2.5m)\nQuestion: where is it?\nAnswer:"
+        assert model.prompts([" where is it? "], weights) == ["Heard: siren (left, front, above; 2.5m)\nQuestion: where is it?\nAnswer:"]
         return
-    assert model.prompt("where is it?", weights[0]) == "Question: where is it?\nAnswer:"
+    assert model.prompts(["where is it?"], weights) == ["Question: where is it?\nAnswer:"]
     first_slot = inputs[0, queries:queries + per_slot]
     if layout != "words":  # the slot's sum comes first
         assert torch.allclose(first_slot[0], torch.stack(embeddings).sum(0), atol=1e-5)
@@ -91,20 +91,20 @@ def test_the_language_model_gets_its_own_embeddings_of_the_heard_words(encoder_d
 def test_the_heard_text_names_the_likelier_side_of_each_plane_in_the_answers_style(encoder_dir, azimuth, elevation, text):
     encoder = encoder_saying(encoder_dir, True, "siren", azimuth, elevation, 2.5)
     _, weights = listen(encoder, torch.zeros(1, 2, encoder.dims.clip_samples))
-    assert heard_text(heard_vocabulary(encoder), weights[0]) == text
+    assert heard_text(heard_vocabulary(encoder), weights[0].tolist()) == text
 
 
 def test_the_heard_text_of_silence_is_nothing_and_a_second_slot_names_another_sound(encoder_dir):
     encoder = encoder_saying(encoder_dir, False, "siren", 90.0, 0.0, 1.0)
     _, weights = listen(encoder, torch.zeros(1, 2, encoder.dims.clip_samples))
     vocabulary = heard_vocabulary(encoder)
-    assert heard_text(vocabulary, weights[0]) == "nothing"
+    assert heard_text(vocabulary, weights[0].tolist()) == "nothing"
     groups = group_slices(vocabulary)
     first, second = vocabulary[0][:2]
     two = weights[0].clone()
     for slot, label, side in ((0, first, 0), (1, second, 1)):  # one sound sure on the left, another sure on the right
         two[slot, groups[0]] = torch.tensor([float(word == label) for word in vocabulary[0]])
         two[slot, groups[1]] = torch.tensor([1.0 - side, float(side)])
-    assert heard_text(vocabulary, two) == f"{first} (left; 1.0m) and {second} (right; 1.0m)"
+    assert heard_text(vocabulary, two.tolist()) == f"{first} (left; 1.0m) and {second} (right; 1.0m)"
     two[1, groups[0]] = two[0, groups[0]]  # two slots of one class: the sound is named once
-    assert heard_text(vocabulary, two) == f"{first} (left; 1.0m)"
+    assert heard_text(vocabulary, two.tolist()) == f"{first} (left; 1.0m)"
