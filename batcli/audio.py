@@ -68,8 +68,9 @@ def wav_shortfall(path: str | Path) -> tuple[float, float] | None:
     return None
 
 
-def read_binaural(path: str, sample_rate: int) -> np.ndarray:
-    """A recording as (2, samples) float32 at `sample_rate`; mono, multichannel and NaN-holding files are errors."""
+def read_binaural(path: str, sample_rate: int | None) -> np.ndarray:
+    """A recording as (2, samples) float32 at `sample_rate` (None: its own); mono, multichannel and
+    NaN-holding files are errors."""
     audio, rate = load_audio(path, sample_rate)
     if audio.shape[0] == 1:
         raise BatError(f"{path}: mono audio; locating sounds needs a binaural, two-channel recording (left, right)")

@@ -295,6 +295,7 @@ def ask(
     the language model answers in the simulator's style: "dog; siren", "left, front; 2.5m", "Yes".
     """
     from .ask import ask as run, load_answerer, read_question_file
+    from .audio import read_binaural
     from .records import write_jsonl
 
     if (questions is None) == (audio is None or question is None):
@@ -307,6 +308,8 @@ def ask(
         raise UsageError("--beams, --batch-size and --max-tokens must be at least 1, --start at least 0")
     if (audio_root or reverb_root) and not questions:
         raise UsageError("--audio-root and --reverb-root go with --questions FILE")
+    if audio is not None:
+        read_binaural(audio, None)  # a bad recording is named before the models load (seconds, or a first GGUF conversion)
     records = list(read_question_file(questions, audio_root, reverb_root)) if questions else [{"audio": audio, "question": question}]
     write_jsonl(run(records, load_answerer(str(model) if model else None, device), start, beams, max_tokens, batch_size), out)
 
