@@ -34,8 +34,9 @@ class EncoderDims:
     n_mels: int = field(default=128, metadata={"help": "mel bands (a multiple of patch_mels)", "range": (16, 512)})
     f_min: float = field(default=50.0, metadata={"help": "lowest mel frequency (Hz)", "range": (0, 1000)})
     f_max: float = field(default=14000.0, metadata={"help": "highest mel frequency (Hz)", "range": (1000, 96000)})
-    features: Literal["paper", "binaural"] = field(default="paper", metadata={
-        "help": "front end: paper (per-ear log-mel, IPD cos/sin) or binaural (+ ILD, interaural coherence, GCC-PHAT lags)"})
+    features: Literal["paper", "binaural", "onset"] = field(default="paper", metadata={
+        "help": "front end: paper (per-ear log-mel, IPD cos/sin), binaural (+ ILD, interaural coherence, GCC-PHAT lags) "
+                "or onset (+ the ILD and IPD of the direct sound, pooled over the onsets)"})
     stem: Literal["patches", "cnn"] = field(default="patches", metadata={
         "help": "how maps become tokens: patches (a ViT's patch embedding) or cnn (conv blocks, one token per patch_frames frames)"})
     stem_channels: tuple[int, ...] = field(default=(24, 48, 96, 96), metadata={

@@ -90,3 +90,34 @@ def test_coherence_falls_as_the_room_gets_more_reverberant():
         coherence.append(float(binaural()(torch.from_numpy(ears).float()[None])[0, 5].mean()))
     assert coherence[0] > coherence[1] > coherence[2]
     assert coherence[0] > 0.6 and coherence[2] < coherence[0] - 0.3
+
+
+def test_onset_maps_hear_the_direct_sound_more_clearly_than_the_whole_reverberant_clip():
+    """A source on the left starting at 0.5 s in a reverberant room: pooled over the onset, where the
+    direct sound arrives before its echoes, the level and phase differences are larger than averaged
+    over the whole clip, in which reverberation blurs them."""
+    from dataclasses import replace
+
+    from batcli.sim.hrtf import load_hrtf
+    from batcli.sim.rooms import RoomConfig, binaural_response, draw_room
+
+    hrtf = load_hrtf("kemar", RATE)
+    signal = noise(seconds=2.0).numpy()
+    signal[: RATE // 2] = 0
+    config = RoomConfig(anechoic_fraction=0.0, size_min_m=(10, 8, 3), size_max_m=(10, 8, 3), rt60_s=(1.2, 1.2))
+    room = replace(draw_room(np.random.default_rng(0), config), listener_m=np.array([4.0, 4.0, 1.5]), listener_yaw_deg=0.0)
+    response = binaural_response(room, hrtf, room.to_room(np.array([0.0, 3.0, 0.0])), np.random.default_rng(1), config.early_ms)
+    ears = torch.from_numpy(np.stack([np.convolve(signal, ir)[: 2 * RATE] for ir in response])).float()[None]
+    maps = BinauralFeatures(RATE, n_fft=512, hop=160, n_mels=32, f_min=50.0, f_max=7600.0, kind="onset")(ears)[0]
+    assert maps.shape == (10, 32, 2 * RATE // 160 + 1) and torch.isfinite(maps).all()
+    assert torch.equal(maps[:7], binaural()(ears)[0])  # the binaural seven come first, unchanged
+    ild, sin, onset_ild, onset_sin = maps[2].mean(), maps[4, :6].mean(), maps[7].mean(), maps[9, :6].mean()
+    assert onset_ild > ild > 0
+    assert onset_sin > sin + 0.1 and onset_sin > 0.3
+    mirrored = BinauralFeatures(RATE, n_fft=512, hop=160, n_mels=32, f_min=50.0, f_max=7600.0, kind="onset")(ears.flip(1))[0]
+    assert mirrored[7].mean() < 0 and mirrored[9, :6].mean() < -0.3
+
+
+def test_onset_maps_of_silence_are_finite():
+    maps = BinauralFeatures(RATE, n_fft=512, hop=160, n_mels=32, f_min=50.0, f_max=7600.0, kind="onset")(torch.zeros(1, 2, RATE))
+    assert torch.isfinite(maps).all()

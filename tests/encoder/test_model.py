@@ -50,9 +50,10 @@ def test_inconsistent_dimensions_are_refused(change, message):
         SpatialEncoder(EncoderDims(**{**DIMS.__dict__, **change}), LABELS)
 
 
-def test_the_cnn_stem_gives_one_token_per_patch_frames_frames():
+@pytest.mark.parametrize("features", ["binaural", "onset"])
+def test_the_cnn_stem_gives_one_token_per_patch_frames_frames(features):
     dims = EncoderDims(sample_rate=16000, clip_s=1.0, n_fft=512, hop=160, n_mels=32, f_max=7600.0, width=32, depth=1, heads=2,
-                       features="binaural", stem="cnn", stem_channels=(8, 8, 16), patch_frames=4)
+                       features=features, stem="cnn", stem_channels=(8, 8, 16), patch_frames=4)
     model = SpatialEncoder(dims, LABELS).eval()
     tokens = model.encode(torch.randn(2, 2, dims.clip_samples) * 0.1)
     assert dims.grid == (1, 101 // 4)
