@@ -79,10 +79,15 @@ class BinauralFeatures(nn.Module):
         return torch.stack(maps, dim=1)
 
 
+def _frame_mean(x: torch.Tensor, frames: int) -> torch.Tensor:
+    """Mean over `frames` frames centred on each frame (fewer at the clip's ends), same shape as x."""
+    return F.avg_pool1d(x.flatten(0, -2)[:, None], frames, 1, frames // 2, count_include_pad=False).reshape(x.shape)
+
+
 def _coherence(real: torch.Tensor, imag: torch.Tensor, power: torch.Tensor) -> torch.Tensor:
     """|E[L R*]| / sqrt(E|L|^2 E|R|^2) per band, the expectations over the band's bins and a few frames."""
     def smooth(x: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool1d(x.flatten(0, -2)[:, None], COHERENCE_FRAMES, 1, COHERENCE_FRAMES // 2, count_include_pad=False).reshape(x.shape)
+        return _frame_mean(x, COHERENCE_FRAMES)
 
     cross = torch.sqrt(smooth(real).square() + smooth(imag).square())
     energy = torch.sqrt(smooth(power[:, 0]) * smooth(power[:, 1])).clamp_min(1e-20)
@@ -97,7 +102,7 @@ def _onset_cues(level: torch.Tensor, real: torch.Tensor, imag: torch.Tensor, pow
     weight = F.pad(rise, (1, 0)).square()[:, None] + 1e-6  # (batch, 1, frames); the floor keeps onset-free clips finite
 
     def pooled(x: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool1d((x * weight).flatten(0, -2)[:, None], ONSET_FRAMES, 1, ONSET_FRAMES // 2, count_include_pad=False).reshape(x.shape)
+        return _frame_mean(x * weight, ONSET_FRAMES)
 
     left, right = pooled(power[:, 0]), pooled(power[:, 1])
     ild = 10 * torch.log10(left.clamp_min(1e-20) / right.clamp_min(1e-20)) / (DYNAMIC_RANGE_DB / 2)
