@@ -134,7 +134,8 @@ def _init_worker(config: SimulateConfig, out_dir: Path, hrtf: HRTF, library: Sou
 
 
 def _render_job(job: tuple[str, int]) -> tuple[str, int]:
-    """Render one clip or response, write its files, then its part record (which marks it done)."""
+    """Render one clip or response, write its files, then its part record (which marks it done).
+    A stop that comes while a file is written waits for it: SIGTERM ends a worker at once."""
     kind, index = job
     config: SimulateConfig = _worker["config"]
     out_dir: Path = _worker["out_dir"]
@@ -144,7 +145,8 @@ def _render_job(job: tuple[str, int]) -> tuple[str, int]:
     rng = np.random.default_rng(scene_seed)
     if kind == "clip":
         audio, fields = render_scene(rng, _worker["library"], _worker["hrtf"], config.room, config.scene, config.sample_rate, config.duration_s)
-        save_audio(out_dir / "audio" / f"{name}.wav", audio, config.sample_rate)
+        with uninterrupted():
+            save_audio(out_dir / "audio" / f"{name}.wav", audio, config.sample_rate)
         scene = {
             "clip_id": name,
             "audio": f"audio/{name}.wav",
@@ -159,9 +161,10 @@ def _render_job(job: tuple[str, int]) -> tuple[str, int]:
         room_id = index // config.responses_per_room
         room = draw_room(np.random.default_rng([config.seed, ROOM_STREAM, room_id]), config.room)
         response, fields = render_response(rng, _worker["hrtf"], config.room, config.scene, room)
-        save_response(out_dir / "responses" / f"{name}.safetensors", response, config.sample_rate)
+        with uninterrupted():
+            save_response(out_dir / "responses" / f"{name}.safetensors", response, config.sample_rate)
         part = {"response": {"response": f"responses/{name}.safetensors", "sample_rate": config.sample_rate, "room_id": room_id, **fields}}
-    with atomic_write(_part_path(out_dir, kind, index)) as stream:
+    with uninterrupted(), atomic_write(_part_path(out_dir, kind, index)) as stream:
         json.dump(part, stream, ensure_ascii=False)
     return job
 
