@@ -127,6 +127,14 @@ def _decode_bins(probabilities: np.ndarray, centres: np.ndarray, period: float |
     return np.mod(decoded, period) if period else np.clip(decoded, centres[0], centres[-1])
 
 
+def decode_places(outputs: SlotOutputs, dims: EncoderDims) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every slot's azimuth (deg), elevation (deg) and distance (m), each (batch, slots), present or not."""
+    centres = [c.numpy().astype(np.float64) for c in bin_centres(dims)]
+    logits = (outputs.azimuth, outputs.elevation, outputs.distance)
+    probabilities = [torch.softmax(x.float(), -1).cpu().numpy() for x in logits]
+    return tuple(_decode_bins(p, c, period) for p, c, period in zip(probabilities, centres, (360.0, None, None)))
+
+
 def decode(outputs: SlotOutputs, dims: EncoderDims, labels: list[str], threshold: float = 0.5, unknown_below: float = 0.0) -> list[dict]:
     """Per clip: located sources (best first) and clip-level class scores.
 
@@ -136,10 +144,7 @@ def decode(outputs: SlotOutputs, dims: EncoderDims, labels: list[str], threshold
     """
     presence = torch.sigmoid(outputs.presence.float()).cpu().numpy()
     classes = torch.softmax(outputs.classes.float(), -1).cpu().numpy()
-    centres = [c.numpy().astype(np.float64) for c in bin_centres(dims)]
-    azimuth = _decode_bins(torch.softmax(outputs.azimuth.float(), -1).cpu().numpy(), centres[0], 360.0)
-    elevation = _decode_bins(torch.softmax(outputs.elevation.float(), -1).cpu().numpy(), centres[1], None)
-    distance = _decode_bins(torch.softmax(outputs.distance.float(), -1).cpu().numpy(), centres[2], None)
+    azimuth, elevation, distance = decode_places(outputs, dims)
     # P(class present) = 1 - prod over slots of (1 - P(slot present and of that class))
     class_scores = 1.0 - np.prod(1.0 - presence[..., None] * classes, axis=1)
     results = []

@@ -109,8 +109,8 @@ def encoder_fingerprint(encoder_dir: Path) -> str:
 @torch.no_grad()
 def encode_clips(encoder: SpatialEncoder, clips: list[Path], device: torch.device, batch_size: int = 32,
                  label: str = "encode") -> tuple[torch.Tensor, torch.Tensor]:
-    """The encoder's tokens (clips, tokens, width; float16) and heard-word weights (clips, slots,
-    words; float32) of each clip's first window, on the CPU."""
+    """The encoder's tokens (clips, tokens, width; float16) and heard slots (clips, slots,
+    words + places; float32, heard.listen's) of each clip's first window, on the CPU."""
     dims = encoder.dims
     tokens, heard = [], []
     with progress_bar() as progress:
@@ -128,7 +128,7 @@ def encode_clips(encoder: SpatialEncoder, clips: list[Path], device: torch.devic
 def cached_encoding(cache: Path, fingerprint: str, clips: list[Path], encoder: SpatialEncoder, device: torch.device,
                     label: str) -> tuple[torch.Tensor, torch.Tensor]:
     """encode_clips' tensors from `cache` when it matches the encoder and clips, else computed and stored there."""
-    key = hashlib.sha256("\n".join([fingerprint, "tokens+heard", *map(str, clips)]).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\n".join([fingerprint, "tokens+heard+places", *map(str, clips)]).encode()).hexdigest()[:16]
     if cache.is_file():
         try:
             tensors, metadata = read_tensors(cache)

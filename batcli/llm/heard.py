@@ -8,19 +8,28 @@ against the very embedding the sound's name has in the question, instead of the 
 every class name to a pattern in the projected tokens. How the words are laid out (one summed
 position per slot, one per word, or written out as text in the prompt by heard_text) is SpatialLM's
 part (ProjectorConfig.heard_words).
+
+As text, the words are what `bat localize` would say (its decoded directions in the answers' words,
+its distances to the half metre), and for two sounds also how they lie to each other: which is
+further left, higher and nearer, and how far apart they are. A model of 135 M parameters reads such
+a relation far more reliably than it compares two angles or distances it would have to infer.
 """
 
 from __future__ import annotations
 
 from itertools import accumulate
 
+import numpy as np
 import torch
 
 from ..encoder.model import SpatialEncoder
-from ..encoder.readout import bin_centres
+from ..encoder.readout import bin_centres, decode_places
+from ..geometry import direction_words, plane_angles, to_cartesian
+from ..sim.questions import DISTANCE_STEP_M
 
 EMPTY = "none"  # the class word of a slot that holds no sound
 SIDES = (("left", "right"), ("front", "behind"), ("above", "below"))
+PLACE_COLUMNS = 3  # after the heard words' weights: each slot's decoded azimuth (deg), elevation (deg), distance (m)
 
 
 def heard_vocabulary(encoder: SpatialEncoder) -> list[list[str]]:
@@ -31,8 +40,9 @@ def heard_vocabulary(encoder: SpatialEncoder) -> list[list[str]]:
 
 @torch.no_grad()
 def listen(encoder: SpatialEncoder, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(batch, 2, samples) -> the encoder's tokens (batch, tokens, width) and the weights of the
-    heard words (batch, slots, words), in heard_vocabulary's order; each group's weights sum to 1."""
+    """(batch, 2, samples) -> the encoder's tokens (batch, tokens, width) and what each slot heard
+    (batch, slots, words + PLACE_COLUMNS): the weights of the heard words, in heard_vocabulary's order
+    (each group's weights sum to 1), then the slot's place as `bat localize` decodes it."""
     tokens = encoder.encode(audio)
     outputs = encoder.read_slots(tokens)
     present = torch.sigmoid(outputs.presence.float())[..., None]
@@ -43,7 +53,8 @@ def listen(encoder: SpatialEncoder, audio: torch.Tensor) -> tuple[torch.Tensor, 
     frontal = azimuth @ _sides(torch.cos(torch.deg2rad(azimuth_deg)))
     vertical = torch.softmax(outputs.elevation.float(), -1) @ _sides(elevation_deg)
     distance = torch.softmax(outputs.distance.float(), -1)
-    return tokens, torch.cat([classes, lateral, frontal, vertical, distance], dim=-1)
+    places = torch.from_numpy(np.stack(decode_places(outputs, encoder.dims), axis=-1)).to(tokens.device, torch.float32)
+    return tokens, torch.cat([classes, lateral, frontal, vertical, distance, places], dim=-1)
 
 
 def _sides(values: torch.Tensor) -> torch.Tensor:
@@ -58,32 +69,42 @@ def group_slices(vocabulary: list[list[str]]) -> list[slice]:
     return [slice(end - len(group), end) for group, end in zip(vocabulary, ends)]
 
 
-def heard_text(vocabulary: list[list[str]], weights: list[list[float]]) -> str:
-    """One clip's heard-word weights (per slot, listen's row as a list) as text in the answers' own
-    style, strongest slot first: `typing (left, front, above; 1.5m) and cricket (right; 3.0m)`, or `nothing`.
+def heard_text(vocabulary: list[list[str]], heard: list[list[float]]) -> str:
+    """One clip's heard slots (listen's row as a list) as text in the answers' own style, strongest
+    slot first, then how the first two sounds lie to each other:
+    `typing (left, front, above; 1.5m) and cricket (right; 3.0m); typing is further left, higher and
+    nearer than cricket, 2.0m apart`, or `nothing`.
 
     A slot is a sound when its presence reaches 1/2 (as `bat localize` reports it), under its most
-    likely class; of each pair of sides the one with more of the direction's probability is named,
-    none when they hold exactly half each (a source on that plane). A second slot of the same class
-    is left out.
+    likely class, with its decoded direction in direction_words and its distance to the half metre.
+    A second slot of the same class is left out.
     """
-    class_group, *side_groups, distance_group = group_slices(vocabulary)
-    labels, *side_words, distance_words = vocabulary
-    sounds, named = [], set()
-    for row in sorted(weights, key=lambda r: r[class_group][-1]):  # the least `none` first
-        classes = row[class_group]
+    labels = vocabulary[0]
+    sounds, places = [], []
+    for row in sorted(heard, key=lambda r: r[len(labels) - 1]):  # the least `none` first
+        classes = row[:len(labels)]
         if classes[-1] > 0.5:
             break
         label = labels[max(range(len(classes) - 1), key=classes.__getitem__)]
-        if label in named:
+        if label in (name for name, _ in places):
             continue
-        named.add(label)
-        sides = []
-        for group, words in zip(side_groups, side_words):
-            share = row[group][0]
-            if abs(share - 0.5) > 1e-6:
-                sides.append(words[0] if share > 0.5 else words[1])
-        distances = row[distance_group]
-        distance = distance_words[max(range(len(distances)), key=distances.__getitem__)]
-        sounds.append(f"{label} ({', '.join(sides)}; {distance})" if sides else f"{label} ({distance})")
-    return " and ".join(sounds) or "nothing"
+        place = row[-PLACE_COLUMNS:]
+        places.append((label, place))
+        sides = direction_words(place[0], place[1])
+        sounds.append(f"{label} ({sides}; {_metres(place[2])})" if sides else f"{label} ({_metres(place[2])})")
+    text = " and ".join(sounds) or "nothing"
+    return f"{text}; {_relation(*places[0], *places[1])}" if len(places) >= 2 else text
+
+
+def _metres(distance_m: float) -> str:
+    return f"{np.floor(distance_m / DISTANCE_STEP_M + 0.5) * DISTANCE_STEP_M:.1f}m"
+
+
+def _relation(x: str, x_place: list[float], y: str, y_place: list[float]) -> str:
+    """`x is further left, higher and nearer than y, 2.0m apart` (or right, lower, farther)."""
+    (x_lateral, _, x_vertical), (y_lateral, _, y_vertical) = plane_angles(*x_place[:2]), plane_angles(*y_place[:2])
+    side = "left" if x_lateral > y_lateral else "right"
+    height = "higher" if x_vertical > y_vertical else "lower"
+    nearness = "nearer" if x_place[2] < y_place[2] else "farther"
+    apart = float(np.linalg.norm(to_cartesian(*x_place) - to_cartesian(*y_place)))
+    return f"{x} is further {side}, {height} and {nearness} than {y}, {_metres(apart)} apart"

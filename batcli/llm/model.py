@@ -36,8 +36,10 @@ transformers_logging.disable_progress_bar()
 # peft still calls a property that transformers deprecates, once per model load: nothing a user can act on.
 warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
-PROMPT = "Question: {question}\nAnswer:"
-HEARD_PROMPT = "Heard: {heard}\nQuestion: {question}\nAnswer:"  # heard_words: text
+QUESTION = "Question: {question}"
+HEARD = "Heard: {heard}\n"  # heard_words: text
+ANSWER = "\nAnswer:"  # prompt: plain; in the chat template the assistant's turn begins instead
+CHAT_SYSTEM = "Answer in a few words."  # short, in place of the chat template's longer default system turn
 
 
 @dataclass
@@ -50,8 +52,12 @@ class ProjectorConfig:
         "help": "what the encoder's heads heard per slot (class, sides, distance), given to the language model beside the "
                 "queries (batcli/llm/heard.py), as probability-weighted embeddings of those words: slot: one embedding per "
                 "slot, the sum of its five words; words: the five words as five embeddings; both: the sum, then the five; "
-                "or text: written out in the prompt (`Heard: typing (left, front; 1.5m)`), which a pretrained model reads "
-                "as it reads any text; off: the queries alone"})
+                "or text: what bat localize reports, written out in the prompt with how two sounds lie to each other "
+                "(`Heard: typing (left, front; 1.5m) and fan (right; 3.0m); typing is further left, higher and nearer than "
+                "fan, 3.5m apart`), which a pretrained model reads as it reads any text; off: the queries alone"})
+    prompt: Literal["plain", "chat"] = field(default="plain", metadata={
+        "help": "how the text is put to the language model: plain: `Heard: ...`, `Question: ...`, `Answer:` lines; chat: "
+                "the same lines as the user's turn in the language model's own chat template, the answer as the assistant's"})
 
 
 @dataclass
@@ -95,11 +101,16 @@ class Projector(nn.Module):
 
 class SpatialLM(nn.Module):
     """`vocabulary`: the heard words' groups (heard.heard_vocabulary), or None to give the language
-    model the projector's queries alone; `layout`: how they are placed (ProjectorConfig.heard_words)."""
+    model the projector's queries alone; `layout`: how they are placed (ProjectorConfig.heard_words);
+    `prompt`: plain lines or the language model's chat template (ProjectorConfig.prompt)."""
 
-    def __init__(self, projector: Projector, lm, tokenizer, vocabulary: list[list[str]] | None = None, layout: str = "slot"):
+    def __init__(self, projector: Projector, lm, tokenizer, vocabulary: list[list[str]] | None = None, layout: str = "slot",
+                 prompt: str = "plain"):
         super().__init__()
         self.projector, self.lm, self.tokenizer, self.vocabulary, self.layout = projector, lm, tokenizer, vocabulary, layout
+        if prompt == "chat" and not getattr(tokenizer, "chat_template", None):
+            raise BatError("projector.prompt chat: this language model's tokenizer has no chat template; use prompt plain")
+        self.prompt = prompt
         words = [word for group in vocabulary or [] for word in group]
         self.word_ids = [tokenizer(" " + word, add_special_tokens=False)["input_ids"] for word in words]
 
@@ -128,23 +139,32 @@ class SpatialLM(nn.Module):
         return torch.cat([audio, per_slot.flatten(1, 2).to(audio.dtype)], dim=1)
 
     def prompts(self, questions: list[str], heard: torch.Tensor | None) -> list[str]:
-        """The text after each question's audio inputs; `heard`: the batch's heard-word weights."""
-        if self.layout != "text" or not self.vocabulary:
-            return [PROMPT.format(question=q.strip()) for q in questions]
-        rows = heard.float().cpu().tolist()  # one transfer for the batch
-        return [HEARD_PROMPT.format(heard=heard_text(self.vocabulary, row), question=q.strip()) for q, row in zip(questions, rows)]
+        """The text after each question's audio inputs; `heard`: the batch's heard slots (heard.listen)."""
+        bodies = [QUESTION.format(question=q.strip()) for q in questions]
+        if self.layout == "text" and self.vocabulary:
+            rows = heard.float().cpu().tolist()  # one transfer for the batch
+            bodies = [HEARD.format(heard=heard_text(self.vocabulary, row)) + body for body, row in zip(bodies, rows)]
+        if self.prompt == "plain":
+            return [body + ANSWER for body in bodies]
+        return [self.tokenizer.apply_chat_template([{"role": "system", "content": CHAT_SYSTEM}, {"role": "user", "content": body}],
+                                                   tokenize=False, add_generation_prompt=True) for body in bodies]
 
     def _prompt_ids(self, questions: list[str], heard: torch.Tensor | None) -> list[list[int]]:
-        bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
+        """Token ids of the prompts: after the tokenizer's start token, unless the chat template writes its own."""
+        bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None and self.prompt == "plain" else []
         return [bos + self.tokenizer(text, add_special_tokens=False)["input_ids"] for text in self.prompts(questions, heard)]
+
+    def answer_ids(self, answer: str) -> list[int]:
+        """The tokens the model learns to say: the answer (after a space, in plain lines) and the end of text."""
+        text = answer.strip() if self.prompt == "chat" else " " + answer.strip()
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
 
     def forward(self, encoder_tokens: torch.Tensor, heard: torch.Tensor | None, questions: list[str], answers: list[str]) -> torch.Tensor:
         """Mean cross-entropy of the answer tokens (and end of text) given audio and question."""
         audio = self.audio_inputs(encoder_tokens, heard)
-        eos = self.tokenizer.eos_token_id
         rows, labels = [], []
         for i, (prompt, answer) in enumerate(zip(self._prompt_ids(questions, heard), answers)):
-            target = self.tokenizer(" " + answer.strip(), add_special_tokens=False)["input_ids"] + [eos]
+            target = self.answer_ids(answer)
             rows.append(torch.cat([audio[i], self._embed(prompt + target)]))
             labels.append([-100] * (audio.shape[1] + len(prompt)) + target)
         length = max(len(row) for row in rows)
@@ -263,7 +283,8 @@ def load_spatial_lm(folder: Path, device: torch.device) -> tuple[SpatialLM, dict
         projector.load_state_dict(projector_state)
     except RuntimeError as err:
         raise BatError(f"{folder / 'projector.safetensors'}: weights do not fit bat-llm.json ({str(err).splitlines()[0]})") from None
-    return SpatialLM(projector, lm, tokenizer, meta.get("heard_words"), projector_config.heard_words).to(device).eval(), meta
+    return SpatialLM(projector, lm, tokenizer, meta.get("heard_words"), projector_config.heard_words,
+                     projector_config.prompt).to(device).eval(), meta
 
 
 def _loaded(path: Path, what: str, load):

@@ -128,7 +128,7 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
     else:
         lm, tokenizer = load_pretrained_lm(config.lm)
     projector = Projector(config.projector, encoder_width, lm.get_input_embeddings().embedding_dim)
-    model = SpatialLM(projector, lm, tokenizer, vocabulary, config.projector.heard_words).to(device)
+    model = SpatialLM(projector, lm, tokenizer, vocabulary, config.projector.heard_words, config.projector.prompt).to(device)
     meta = _meta(config, encoder_dir, builtin, fingerprint, encoder_width, vocabulary)
     if config.init and not resume:
         start_from(model, Path(config.init), meta)
@@ -279,7 +279,7 @@ def _batch_rows(seed: int, stage: int, position: int, size: int, batch_size: int
 def start_from(model: SpatialLM, folder: Path, meta: dict) -> None:
     """Copy the trained weights of the language-model directory `folder` into `model`, which must be
     built as it was: the same language model and fine-tuning, projector, heard words and encoder.
-    Only the heard words' layout may change (slot to text, say): no weights belong to it."""
+    Only the heard words' layout (slot to text, say) and the prompt may change: no weights belong to them."""
     trained, trained_meta = load_spatial_lm(folder, torch.device("cpu"))
     if _projector_build(trained_meta) != _projector_build(meta):
         raise BatError(f"init {folder}: its projector settings differ from this run's; give the same config")
@@ -294,8 +294,9 @@ def start_from(model: SpatialLM, folder: Path, meta: dict) -> None:
 
 def _projector_build(meta: dict) -> dict:
     """The projector settings of a model's bat-llm.json that its weights depend on: all but the
-    heard words' layout, of which only whether there are heard words at all."""
-    return {**meta["projector"], "heard_words": meta["projector"].get("heard_words") != "off"}
+    prompt and the heard words' layout, of which only whether there are heard words at all."""
+    settings = {key: value for key, value in meta["projector"].items() if key != "prompt"}
+    return {**settings, "heard_words": settings.get("heard_words") != "off"}
 
 
 def _meta(config: LLMTrainConfig, encoder_dir: Path, builtin: bool, fingerprint: str, encoder_width: int,

@@ -5,7 +5,7 @@ import torch
 
 from batcli.encoder.model import load_model
 from batcli.encoder.readout import bin_centres
-from batcli.llm.heard import EMPTY, group_slices, heard_text, heard_vocabulary, listen
+from batcli.llm.heard import EMPTY, PLACE_COLUMNS, group_slices, heard_text, heard_vocabulary, listen
 from batcli.llm.model import Projector, ProjectorConfig, SpatialLM
 
 from .conftest import save_random_lm
@@ -48,7 +48,7 @@ def test_a_located_sound_is_heard_as_its_class_sides_and_distance(encoder_dir, a
 def test_an_empty_slot_is_heard_as_none_and_every_group_sums_to_one(encoder_dir):
     encoder = encoder_saying(encoder_dir, False, "siren", 90.0, 0.0, 1.0)
     tokens, weights = listen(encoder, torch.randn(3, 2, encoder.dims.clip_samples, generator=torch.Generator().manual_seed(0)))
-    assert tokens.shape[0] == 3 and weights.shape == (3, encoder.dims.slots, sum(map(len, heard_vocabulary(encoder))))
+    assert tokens.shape[0] == 3 and weights.shape == (3, encoder.dims.slots, sum(map(len, heard_vocabulary(encoder))) + PLACE_COLUMNS)
     assert heard_words(encoder, weights)[0] == [EMPTY]
     for part in group_slices(heard_vocabulary(encoder)):
         assert torch.allclose(weights[..., part].sum(-1), torch.ones(3, encoder.dims.slots))
@@ -81,30 +81,41 @@ def test_the_language_model_gets_its_own_embeddings_of_the_heard_words(encoder_d
             assert torch.allclose(position, embedding, atol=1e-5)
 
 
+def test_each_slot_is_heard_at_the_place_bat_localize_decodes(encoder_dir):
+    encoder = encoder_saying(encoder_dir, True, "siren", 250.0, -20.0, 3.5)
+    _, heard = listen(encoder, torch.zeros(1, 2, encoder.dims.clip_samples))
+    assert torch.allclose(heard[0, :, -PLACE_COLUMNS:], torch.tensor([250.0, -20.0, 3.5]).expand(encoder.dims.slots, 3), atol=1e-3)
+
+
 @pytest.mark.parametrize("azimuth, elevation, text", [
     (60.0, 30.0, "siren (left, front, above; 2.5m)"),
     (200.0, -50.0, "siren (right, behind, below; 2.5m)"),
     (90.0, 0.0, "siren (left; 2.5m)"),  # on the frontal and the horizontal plane: no word for either, as in answers
-    (100.0, -5.0, "siren (left, behind, below; 2.5m)"),
+    (100.0, -5.0, "siren (left; 2.5m)"),  # within 10 deg of both planes: no word either, as in answers
     (0.0, 0.0, "siren (front; 2.5m)"),
 ])
-def test_the_heard_text_names_the_likelier_side_of_each_plane_in_the_answers_style(encoder_dir, azimuth, elevation, text):
+def test_the_heard_text_says_the_decoded_direction_in_the_answers_words(encoder_dir, azimuth, elevation, text):
     encoder = encoder_saying(encoder_dir, True, "siren", azimuth, elevation, 2.5)
     _, weights = listen(encoder, torch.zeros(1, 2, encoder.dims.clip_samples))
     assert heard_text(heard_vocabulary(encoder), weights[0].tolist()) == text
 
 
-def test_the_heard_text_of_silence_is_nothing_and_a_second_slot_names_another_sound(encoder_dir):
+def test_the_heard_text_of_silence_is_nothing_and_of_two_sounds_says_how_they_lie_to_each_other(encoder_dir):
     encoder = encoder_saying(encoder_dir, False, "siren", 90.0, 0.0, 1.0)
     _, weights = listen(encoder, torch.zeros(1, 2, encoder.dims.clip_samples))
     vocabulary = heard_vocabulary(encoder)
     assert heard_text(vocabulary, weights[0].tolist()) == "nothing"
-    groups = group_slices(vocabulary)
+    classes = group_slices(vocabulary)[0]
     first, second = vocabulary[0][:2]
     two = weights[0].clone()
-    for slot, label, side in ((0, first, 0), (1, second, 1)):  # one sound sure on the left, another sure on the right
-        two[slot, groups[0]] = torch.tensor([float(word == label) for word in vocabulary[0]])
-        two[slot, groups[1]] = torch.tensor([1.0 - side, float(side)])
-    assert heard_text(vocabulary, two.tolist()) == f"{first} (left; 1.0m) and {second} (right; 1.0m)"
-    two[1, groups[0]] = two[0, groups[0]]  # two slots of one class: the sound is named once
-    assert heard_text(vocabulary, two.tolist()) == f"{first} (left; 1.0m)"
+    # one sound up on the left at 1 m, another on the right at ear height, 3 m away: 3.9 m apart
+    for slot, label, place in ((0, first, [90.0, 30.0, 1.0]), (1, second, [270.0, 0.0, 3.0])):
+        two[slot, classes] = torch.tensor([float(word == label) for word in vocabulary[0]])
+        two[slot, -PLACE_COLUMNS:] = torch.tensor(place)
+    assert heard_text(vocabulary, two.tolist()) == (
+        f"{first} (left, above; 1.0m) and {second} (right; 3.0m); {first} is further left, higher and nearer than {second}, 4.0m apart")
+    two[0, classes.stop - 1], two[1, classes.stop - 1] = 0.2, 0.1  # the second is the stronger: named first, compared from its side
+    assert heard_text(vocabulary, two.tolist()) == (
+        f"{second} (right; 3.0m) and {first} (left, above; 1.0m); {second} is further right, lower and farther than {first}, 4.0m apart")
+    two[1, classes] = two[0, classes]  # two slots of one class: the sound is named once
+    assert heard_text(vocabulary, two.tolist()) == f"{first} (left, above; 1.0m)"

@@ -94,6 +94,33 @@ def test_the_loss_covers_only_the_answer(questions_dir, encoder_dir, tmp_path):
     assert supervised == tokenizer(" left, front; 2.5m", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
 
 
+def test_in_the_chat_template_the_question_is_the_users_turn_and_the_answer_the_assistants(encoder_dir, tmp_path):
+    from batcli.llm.model import Projector, ProjectorConfig, SpatialLM, load_pretrained_lm
+
+    base = save_random_lm(tmp_path / "llama", "llama")
+    settings = config(f"lm.path={base}", "lm.finetune=full")
+    lm, tokenizer = load_pretrained_lm(settings.lm)
+    projector = Projector(ProjectorConfig(queries=2, width=16, layers=1, heads=2), 32, 32)
+    with pytest.raises(BatError, match="no chat template"):
+        SpatialLM(projector, lm, tokenizer, prompt="chat")
+    tokenizer.chat_template = ("{% for m in messages %}<s>{{ m['role'] }}\n{{ m['content'] }}</s>\n{% endfor %}"
+                               "{% if add_generation_prompt %}<s>assistant\n{% endif %}")
+    model = SpatialLM(projector, lm, tokenizer, prompt="chat")
+    [prompt] = model.prompts([" where is the dog? "], None)
+    assert prompt.endswith("<s>user\nQuestion: where is the dog?</s>\n<s>assistant\n")
+    seen = {}
+    original = lm.forward
+
+    def spy(*args, **kwargs):
+        seen["labels"] = kwargs["labels"]
+        return original(*args, **kwargs)
+
+    lm.forward = spy
+    model(torch.randn(1, 10, 32), None, ["where is the dog?"], ["left, front; 2.5m"])
+    supervised = seen["labels"][seen["labels"] != -100].tolist()
+    assert supervised == tokenizer("left, front; 2.5m", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+
+
 def test_shipping_copies_only_what_ask_reads_as_float16(questions_dir, encoder_dir, tmp_path):
     from batcli.encoder.model import load_model
     from batcli.ship import ship_encoder, ship_llm
