@@ -51,6 +51,8 @@ from .metrics import (
     HEADLINE_KEYS,
     QUESTION_TYPES,
     answer_report,
+    front_calls,
+    front_reliability,
     localization_report,
     score_answer,
     seld_metrics,
@@ -144,8 +146,14 @@ def evaluate(pred_path: str, ref_path: str, classes_path: str | None = None, aud
     if "sources" not in first:
         raise BatError(f"{ref_path}:{line}: expected scene records (with 'sources') or question records")
     pairs = pair_windows(pred_path, load_scenes(ref_path, references, folder))
-    report = _rounded(localization_report(pairs))
-    stderr.print(report_table(report))
+    report = localization_report(pairs)
+    calls = front_calls(pairs)
+    if calls:
+        report["front_reliability"] = front_reliability(calls)
+    report = _rounded(report)
+    stderr.print(report_table({group: report[group] for group in ("all", *GROUPS)}))
+    if calls:
+        stderr.print(reliability_table(report["front_reliability"]))
     return report
 
 
@@ -332,6 +340,16 @@ def report_table(report: dict) -> Table:
         table.add_column(group, justify="right")
     for metric in report["all"]:
         table.add_row(metric, *(_cell(None if report[group] is None else report[group][metric]) for group in groups))
+    return table
+
+
+def reliability_table(rows: list[dict]) -> Table:
+    """The front probability's reliability: predicted against observed share in front, per bin."""
+    table = Table(title="front probability: predicted against observed", title_justify="left")
+    for column in ("bin", "sources", "predicted", "observed in front"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(f"{row['from']:.1f}-{row['to']:.1f}", str(row["sources"]), _cell(row["predicted"]), _cell(row["observed"]))
     return table
 
 

@@ -55,16 +55,17 @@ def plane_angles(azimuth_deg, elevation_deg) -> tuple[float, float, float]:
     return clip(y), clip(x), clip(z)
 
 
-def direction_words(azimuth_deg: float, elevation_deg: float, margin_deg: float = DIRECTION_MARGIN_DEG) -> str:
+def direction_words(azimuth_deg: float, elevation_deg: float, margin_deg: float = DIRECTION_MARGIN_DEG, front_back: bool = True) -> str:
     """Words for a direction: left/right, front/behind, above/below, in that order.
 
     A word is left out when the direction lies within `margin_deg` of the plane that separates
-    it from its opposite, so a source straight ahead at ear height is just "front".
+    it from its opposite, so a source straight ahead at ear height is just "front". `front_back`
+    False leaves front/behind out (the listener could not tell them apart).
     """
     lateral, frontal, vertical = plane_angles(azimuth_deg, elevation_deg)
     words = []
     for angle, positive, negative in ((lateral, "left", "right"), (frontal, "front", "behind"), (vertical, "above", "below")):
-        if abs(angle) > margin_deg:
+        if abs(angle) > margin_deg and (front_back or positive != "front"):
             words.append(positive if angle > 0 else negative)
     return ", ".join(words)
 

@@ -111,7 +111,7 @@ def _run(model: SpatialEncoder, windows: list[Window], device: torch.device, thr
     if audible:
         with autocast(device):
             outputs = model(torch.from_numpy(np.stack([w.samples for w in audible])).to(device))
-        results = decode(outputs, model.dims, model.labels, threshold, unknown_below)
+        results = decode(outputs, model.dims, model.labels, threshold, unknown_below, model.front_calibration)
     decoded = dict(zip(map(id, audible), results))
     silent = {"sources": [], "class_scores": {label: 0.0 for label in model.labels}}
     for window in windows:

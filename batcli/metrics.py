@@ -24,6 +24,8 @@ DISTANCE_THRESHOLD_M = 0.5  # DER: a distance more than this far off is wrong
 # The groups of localization_report: windows with this many reference sources.
 GROUPS = {"single_source": 1, "two_source": 2}
 
+FRONT_BINS = 5  # bins of the front-probability reliability table, equal widths over [0, 1]
+
 MIN_OVERLAP_S = 0.25  # a source counts in a window when it sounds at least this long inside it
 
 
@@ -156,12 +158,44 @@ def localization_metrics(pairs: list[tuple[dict, list[dict]]]) -> dict:
         "der": _mean([error > DISTANCE_THRESHOLD_M for error in distance_errors]),
         "left_right_confusion": _mean(left_right),
         "front_back_confusion": _mean(front_back),
+        "front_calibration_error": calibration_error(front_calls(pairs)),
         "recall": _share(matched, references),
         "precision": _share(matched, predictions),
         "location_precision": _share(hits, predictions),
         "location_recall": _share(hits, references),
         "location_f1": _share(2 * hits, predictions + references),
     }
+
+
+def front_reliability(calls: list[tuple[float, bool]]) -> list[dict]:
+    """Reliability table of predicted front probabilities against where the sources were: per bin of
+    FRONT_BINS over [0, 1], the number of sources, their mean predicted probability and the share in front."""
+    table = []
+    for index in range(FRONT_BINS):
+        low, high = index / FRONT_BINS, (index + 1) / FRONT_BINS
+        inside = [(p, front) for p, front in calls if low <= p < high or (index == FRONT_BINS - 1 and p == 1.0)]
+        table.append({"from": low, "to": high, "sources": len(inside), "predicted": _mean([p for p, _ in inside]),
+                      "observed": _mean([front for _, front in inside])})
+    return table
+
+
+def calibration_error(calls: list[tuple[float, bool]]) -> float | None:
+    """Expected calibration error: the sources' mean gap between predicted and observed share, per reliability bin."""
+    if not calls:
+        return None
+    return sum(row["sources"] * abs(row["predicted"] - row["observed"]) for row in front_reliability(calls) if row["sources"]) / len(calls)
+
+
+def front_calls(pairs: list[tuple[dict, list[dict]]]) -> list[tuple[float, bool]]:
+    """(front_probability, in front) of every predicted source matched to a reference off the frontal plane."""
+    calls = []
+    for prediction, reference in pairs:
+        predicted = prediction["sources"]
+        for i, j, _ in match_sources(predicted, reference):
+            r_frontal = plane_angles(reference[j]["azimuth_deg"], reference[j]["elevation_deg"])[1]
+            if abs(r_frontal) > DIRECTION_MARGIN_DEG and isinstance(predicted[i].get("front_probability"), (int, float)):
+                calls.append((float(predicted[i]["front_probability"]), r_frontal > 0))
+    return calls
 
 
 def localization_report(pairs: list[tuple[dict, list[dict]]]) -> dict:

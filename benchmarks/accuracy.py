@@ -1,15 +1,17 @@
 """Accuracy of the shipped models on a fresh simulated test set (a seed not used in training).
 
 Simulates N reverberant 4-s clips (test split: sounds and phrasings kept out of training, no
-anechoic rooms) with `bat simulate tiny --seed 2`, then scores `bat localize` against the scenes and
-`bat ask --questions` against the questions with `bat eval`. A training-free peer (peer.py: binaural
-cues matched against the KEMAR templates) localizes the same clips and is scored beside the encoder;
+anechoic rooms, 1-2 sources) with `bat simulate tiny --seed 2`, then scores `bat localize` against
+the scenes and `bat ask --questions` against the questions with `bat eval`; `--condition free-field`
+renders one source a clip in a free field instead. A training-free peer (peer.py: the onsets'
+interaural spectra matched against the KEMAR templates) localizes the same clips and is scored beside
+the encoder, and the reliability table of the encoder's front probability is printed;
 a rule-based peer (rules.py: keyword rules over the encoder's localization records) answers the same
 questions and is scored beside the language model.
 `--hrtf FILE` renders the test set through another head (e.g. build/hrtf/example_sofa_2.sofa, a
 human head no training saw: `make build/hrtf/example_sofa_2.sofa`); the peer still matches KEMAR.
 Writes benchmarks/results/accuracy[-NAME].json.
-Usage: python benchmarks/accuracy.py [--clips 1000] [--seed 2] [--hrtf FILE] [--encoder DIR] [--llm DIR] [--keep DIR] [--no-answers]
+Usage: python benchmarks/accuracy.py [--clips 1000] [--seed 2] [--condition rooms|free-field] [--hrtf FILE] [--encoder DIR] [--llm DIR] [--keep DIR] [--no-answers]
 """
 
 import argparse
@@ -26,6 +28,10 @@ from batcli.evaluate import read_labels
 from batcli.metrics import QUESTION_TYPES
 from batcli.records import write_jsonl
 from batcli.sim.questions import OTHER_SOUNDS
+
+
+CONDITIONS = {"rooms": ["--set", "room.anechoic_fraction=0"],
+              "free-field": ["--set", "room.anechoic_fraction=1", "--set", "scene.two_source_fraction=0"]}
 
 
 def bat(*args: str, stdin: str | None = None) -> str:
@@ -63,16 +69,18 @@ def main() -> None:
     parser.add_argument("--encoder", default=None, help="encoder model directory (default: the shipped one)")
     parser.add_argument("--llm", default=None, help="language-model directory (default: the shipped one)")
     parser.add_argument("--keep", default=None, help="folder to keep the test set and predictions in")
+    parser.add_argument("--condition", choices=CONDITIONS, default="rooms", help="rooms (1-2 sources) or free-field (1 source)")
     parser.add_argument("--hrtf", default=None, help="SOFA file to render the test set through (default: KEMAR)")
     parser.add_argument("--name", default=None, help="suffix of the results file")
     parser.add_argument("--no-answers", action="store_true", help="score localization only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(args.keep or scratch)
-        data = folder / f"test-seed{args.seed}" if not args.hrtf else folder / f"test-seed{args.seed}-{Path(args.hrtf).stem}"
+        data = folder / "-".join(["test", f"seed{args.seed}", *([] if args.condition == "rooms" else [args.condition]),
+                                  *([Path(args.hrtf).stem] if args.hrtf else [])])
         if not (data / "scenes.jsonl").is_file():
-            bat("simulate", "tiny", "-n", str(args.clips), "--seed", str(args.seed), "--set", "split=test",
-                "--set", "room.anechoic_fraction=0", *(["--set", f"hrtf={Path(args.hrtf).resolve()}"] if args.hrtf else []), "-o", str(data))
+            bat("simulate", "tiny", "-n", str(args.clips), "--seed", str(args.seed), "--set", "split=test", *CONDITIONS[args.condition],
+                *(["--set", f"hrtf={Path(args.hrtf).resolve()}"] if args.hrtf else []), "-o", str(data))
         paths = "".join(f"{data / json.loads(line)['audio']}\n" for line in (data / "scenes.jsonl").read_text().splitlines())
         (folder / "localized.jsonl").write_text(bat("localize", "-", *(["--model", args.encoder] if args.encoder else []), stdin=paths))
         localization = json.loads(bat("eval", str(folder / "localized.jsonl"), "--ref", str(data / "scenes.jsonl")))
@@ -87,14 +95,14 @@ def main() -> None:
             answers = json.loads(bat("eval", str(folder / "answers.jsonl"), "--ref", str(data / "qa.jsonl")))
             write_jsonl(rules_answers(data / "qa.jsonl", folder / "localized.jsonl"), folder / "rules.jsonl")
             rules_scores = json.loads(bat("eval", str(folder / "rules.jsonl"), "--ref", str(data / "qa.jsonl")))
-    results = {"benchmark": "accuracy", "clips": args.clips, "seed": args.seed, "hrtf": args.hrtf or "kemar",
+    results = {"benchmark": "accuracy", "clips": args.clips, "seed": args.seed, "condition": args.condition, "hrtf": args.hrtf or "kemar",
                "localization": localization, "peer": peer_scores, "answers": answers, "rules": rules_scores}
     target = Path(__file__).parent / "results" / (f"accuracy-{args.name}.json" if args.name else "accuracy.json")
     target.parent.mkdir(exist_ok=True)
     target.write_text(json.dumps(results, indent=2) + "\n")
     print(f"{'localization':<26} {'1 source':>9} {'2 sources':>9} {'peer 1':>9} {'peer 2':>9}")
     for key in ("map", "doa_mae_deg", "azimuth_mae_deg", "lateral_mae_deg", "doa_mae_deg_no_front_back", "er20", "distance_mae_m", "der",
-                "front_back_confusion", "left_right_confusion", "recall", "both_found"):
+                "front_back_confusion", "front_calibration_error", "left_right_confusion", "recall", "both_found"):
         cells = []
         for scores in (localization, peer_scores):
             for group in ("single_source", "two_source"):
@@ -102,6 +110,10 @@ def main() -> None:
                 peer_blind = scores is peer_scores and key in ("map", "distance_mae_m", "der")  # the peer says neither what nor how far
                 cells.append("-" if value is None or peer_blind else round(value, 3))
         print(f"{key:<26} " + " ".join(f"{c:>9}" for c in cells))
+    print(f"{'front probability':<18} {'sources':>8} {'predicted':>10} {'observed':>9}")
+    for row in localization.get("front_reliability", []):
+        cells = [row["sources"], *("-" if row[k] is None else round(row[k], 3) for k in ("predicted", "observed"))]
+        print(f"{row['from']:.1f}-{row['to']:.1f}{'':<11} {cells[0]:>8} {cells[1]:>10} {cells[2]:>9}")
     if not answers:
         return
     print(f"{'answers':<34} {'model':>9} {'rules':>9}")

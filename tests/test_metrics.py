@@ -2,6 +2,8 @@ import pytest
 
 from batcli.metrics import (
     average_precision,
+    front_calls,
+    front_reliability,
     localization_metrics,
     localization_report,
     match_sources,
@@ -71,6 +73,22 @@ def test_left_right_and_front_back_confusions():
     assert both["front_back_confusion"] == 0.5
     # a reference straight ahead is within the margin of the median plane
     assert localization_metrics([clip([source(300)], [source(5)])])["left_right_confusion"] is None
+
+
+def test_front_reliability_bins_the_predicted_probability_against_where_sources_were():
+    def sure(p, azimuth):  # a source heard at azimuth 30 with front probability p; the reference at `azimuth`
+        return clip([{**source(30), "front_probability": p}], [source(azimuth)])
+
+    pairs = [sure(0.9, 30), sure(0.9, 30), sure(0.9, 30), sure(0.9, 150), sure(0.1, 150), sure(0.1, 90)]
+    calls = front_calls(pairs)
+    assert sorted(calls) == [(0.1, False), (0.9, False), (0.9, True), (0.9, True), (0.9, True)]  # 90: on the plane, left out
+    table = front_reliability(calls)
+    assert [row["sources"] for row in table] == [1, 0, 0, 0, 4]
+    assert table[4]["predicted"] == pytest.approx(0.9) and table[4]["observed"] == pytest.approx(0.75)
+    assert table[1]["predicted"] is None
+    # 4 sources 0.15 off, 1 source 0.1 off
+    assert localization_metrics(pairs)["front_calibration_error"] == pytest.approx((4 * 0.15 + 0.1) / 5)
+    assert localization_metrics([clip([source(30)], [source(30)])])["front_calibration_error"] is None  # no probability given
 
 
 def test_distance_errors_and_der():

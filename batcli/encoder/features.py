@@ -24,6 +24,14 @@ frames as well, so a one-bin band still measures it.
 
 Levels are normalised per clip (0 dB at the clip's loudest band of either ear), which keeps the level
 difference between the ears but makes the features blind to the recording's overall gain.
+
+`direct` (the binaural seven, plus DirectCues): the mel grid blurs what tells front from back. KEMAR's
+level differences for a direction and its front/back mirror differ by 6-12 dB rms per linear STFT bin,
+in a pattern that 64 mel bands average away above 4 kHz, and 32-ms frames mix the direct sound with
+its first echoes. DirectCues keeps every linear bin of a short (8-ms) STFT, weights each frame by the
+square of the rise in level into it (at an onset the direct sound arrives before its echoes), and
+gives every token the pooled interaural level and phase differences of the bins, their coherence and
+how much louder the onsets are than the bin's mean (the direct-to-reverberant ratio: distance).
 """
 
 from __future__ import annotations
@@ -37,7 +45,10 @@ DYNAMIC_RANGE_DB = 80.0
 COHERENCE_FRAMES = 5
 GCC_SCALE = 4.0  # a clean single source peaks at 1/4 of this; reverberant ones far lower
 ONSET_FRAMES = 25  # frames (0.25 s at a 10-ms hop) over which the onset-weighted cues are pooled
-MAPS = {"paper": 4, "binaural": 7, "onset": 10}
+MAPS = {"paper": 4, "binaural": 7, "onset": 10, "direct": 7}
+DIRECT_CUES = 5  # per bin: ILD, cos and sin of the IPD, coherence, onset-to-mean level
+DIRECT_POOL_TOKENS = 5  # tokens (0.2 s at 40 ms a token) over which the onset-weighted cues are pooled
+ONSET_FLOOR = 1e-2  # weight of a frame without a rise (dB^2): a clip without onsets gets plain means
 
 
 class BinauralFeatures(nn.Module):
@@ -77,6 +88,48 @@ class BinauralFeatures(nn.Module):
         if self.kind == "onset":
             maps += _onset_cues(level, real, imag, power)
         return torch.stack(maps, dim=1)
+
+
+class DirectCues(nn.Module):
+    """The direct sound's interaural cues per linear-frequency bin, one vector per token.
+
+    A short STFT (n_fft samples, half-overlapping) of both ears; each frame is weighted by the square
+    of the rise (dB) of the two ears' total level into it, the weighted powers and cross-spectra are
+    averaged over each token's frames and then over DIRECT_POOL_TOKENS tokens, and per bin (DC left
+    out) five cues are read from them: ILD, cos/sin of the IPD, coherence, onset-to-mean level. The
+    last entry is the log of the onset weight itself: how much evidence the token holds.
+    """
+
+    def __init__(self, n_fft: int):
+        super().__init__()
+        self.n_fft = n_fft
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+
+    @property
+    def size(self) -> int:
+        return DIRECT_CUES * (self.n_fft // 2) + 1
+
+    def forward(self, audio: torch.Tensor, tokens: int) -> torch.Tensor:
+        """(batch, 2, samples) -> (batch, tokens, size)."""
+        batch, ears, samples = audio.shape
+        spec = torch.stft(audio.reshape(batch * ears, samples).float(), self.n_fft, self.n_fft // 2, window=self.window, return_complex=True)
+        spec = spec.reshape(batch, ears, *spec.shape[-2:])[:, :, 1:]  # (batch, 2, bins, frames), no DC
+        power = spec.real.square() + spec.imag.square()
+        cross = spec[:, 0] * spec[:, 1].conj()
+        level = 10 * torch.log10(power.sum(dim=(1, 2)) + 1e-20)  # (batch, frames)
+        level = torch.maximum(level, level.amax(-1, keepdim=True) - DYNAMIC_RANGE_DB)  # digital silence is not -200 dB
+        weight = F.pad(torch.relu(level[:, 1:] - level[:, :-1]), (1, 0)).square()[:, None] + ONSET_FLOOR  # (batch, 1, frames)
+        stats = torch.stack([power[:, 0] * weight, power[:, 1] * weight, cross.real * weight, cross.imag * weight,
+                             power.sum(1), weight.expand_as(cross.real)], dim=1)  # (batch, 6, bins, frames)
+        stats = _frame_mean(F.adaptive_avg_pool1d(stats.flatten(1, 2), tokens).reshape(*stats.shape[:3], tokens), DIRECT_POOL_TOKENS)
+        left, right, real, imag, plain, onset = stats.unbind(1)
+        magnitude = torch.sqrt(real.square() + imag.square()).clamp_min(1e-20)
+        ild = 10 * torch.log10((left + 1e-20) / (right + 1e-20)) / (DYNAMIC_RANGE_DB / 2)
+        coherence = (magnitude / torch.sqrt(left * right).clamp_min(1e-20)).clamp(0.0, 1.0) * 2 - 1
+        onset_level = 10 * torch.log10(((left + right) / onset + 1e-20) / (plain + 1e-20)) / (DYNAMIC_RANGE_DB / 2)
+        cues = torch.cat([ild.clamp(-2.0, 2.0), real / magnitude, imag / magnitude, coherence, onset_level.clamp(-2.0, 2.0)], dim=1)
+        evidence = torch.log10(onset[:, :1]) / 4  # (batch, 1, tokens): 0 at 1 dB^2, 1 at 10^4 dB^2
+        return torch.cat([cues, evidence], dim=1).transpose(1, 2)
 
 
 def _frame_mean(x: torch.Tensor, frames: int) -> torch.Tensor:

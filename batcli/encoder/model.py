@@ -11,7 +11,7 @@ gets a slot with a direction and a distance.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -22,7 +22,7 @@ from torch import nn
 from ..config import from_dict
 from ..errors import BatError, UsageError
 from ..records import read_json, read_tensors, write_tensors, write_text
-from .features import BinauralFeatures
+from .features import BinauralFeatures, DirectCues
 
 
 @dataclass
@@ -34,9 +34,12 @@ class EncoderDims:
     n_mels: int = field(default=128, metadata={"help": "mel bands (a multiple of patch_mels)", "range": (16, 512)})
     f_min: float = field(default=50.0, metadata={"help": "lowest mel frequency (Hz)", "range": (0, 1000)})
     f_max: float = field(default=14000.0, metadata={"help": "highest mel frequency (Hz)", "range": (1000, 96000)})
-    features: Literal["paper", "binaural", "onset"] = field(default="paper", metadata={
-        "help": "front end: paper (per-ear log-mel, IPD cos/sin), binaural (+ ILD, interaural coherence, GCC-PHAT lags) "
-                "or onset (+ the ILD and IPD of the direct sound, pooled over the onsets)"})
+    features: Literal["paper", "binaural", "onset", "direct"] = field(default="paper", metadata={
+        "help": "front end: paper (per-ear log-mel, IPD cos/sin), binaural (+ ILD, interaural coherence, GCC-PHAT lags), "
+                "onset (+ the ILD and IPD of the direct sound per mel band, pooled over the onsets) or direct (binaural, and "
+                "every token reads the onsets' interaural cues per linear bin of a short STFT: what tells front from back)"})
+    direct_fft: int = field(default=256, metadata={
+        "help": "features direct: STFT size of the per-bin cues (256 at 32 kHz: 8-ms frames, 128 bins of 125 Hz)", "range": (16, 4096)})
     stem: Literal["patches", "cnn"] = field(default="patches", metadata={
         "help": "how maps become tokens: patches (a ViT's patch embedding) or cnn (conv blocks, one token per patch_frames frames)"})
     stem_channels: tuple[int, ...] = field(default=(24, 48, 96, 96), metadata={
@@ -92,18 +95,26 @@ class SlotOutputs:
     elevation: torch.Tensor
     distance: torch.Tensor
 
+    def cpu(self) -> SlotOutputs:
+        """The same logits as float32 on the CPU."""
+        return SlotOutputs(*(getattr(self, f.name).float().cpu() for f in fields(self)))
+
 
 class SpatialEncoder(nn.Module):
     def __init__(self, dims: EncoderDims, labels: list[str]):
         super().__init__()
         dims.check()
         self.dims, self.labels = dims, list(labels)
+        self.front_calibration = (1.0, 0.0)  # readout.calibrated's (scale, bias), fitted on validation clips in training
         self.features = BinauralFeatures(dims.sample_rate, dims.n_fft, dims.hop, dims.n_mels, dims.f_min, dims.f_max, dims.features)
         if dims.stem == "cnn":
             self.stem = conv_stem(self.features.maps, dims)
         else:
             patch = (dims.patch_mels, dims.patch_frames)
             self.stem = nn.Sequential(nn.Conv2d(self.features.maps, 16, 3, padding=1), nn.GELU(), nn.Conv2d(16, dims.width, patch, stride=patch))
+        if dims.features == "direct":
+            self.direct = DirectCues(dims.direct_fft)
+            self.direct_project = nn.Sequential(nn.Linear(self.direct.size, 2 * dims.width), nn.GELU(), nn.Linear(2 * dims.width, dims.width))
         rows, cols = dims.grid
         self.position = nn.Parameter(torch.randn(1, rows * cols, dims.width) * 0.02)
         self.slot_queries = nn.Parameter(torch.randn(1, dims.slots, dims.width) * 0.02)
@@ -119,7 +130,10 @@ class SpatialEncoder(nn.Module):
         maps = self.features(audio)
         rows, cols = self.dims.grid
         maps = maps[..., : rows * self.dims.patch_mels if self.dims.stem == "patches" else None, : cols * self.dims.patch_frames]
-        patches = self.stem(maps).flatten(2).transpose(1, 2) + self.position
+        patches = self.stem(maps)  # (batch, width, rows, cols)
+        if self.dims.features == "direct":  # each column of tokens gets the direct-sound cues of its frames
+            patches = patches + self.direct_project(self.direct(audio, cols)).transpose(1, 2)[:, :, None]
+        patches = patches.flatten(2).transpose(1, 2) + self.position
         tokens = torch.cat([self.slot_queries.expand(len(audio), -1, -1), patches], dim=1)
         return self.transformer(tokens)
 
@@ -170,7 +184,8 @@ def save_model(model: SpatialEncoder, folder: str | Path, dtype: torch.dtype = t
     state = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous() for k, v in model.state_dict().items()}
     write_tensors(folder / "model.safetensors", state)
     write_text(folder / "labels.txt", "".join(f"{label}\n" for label in model.labels))
-    write_text(folder / "config.json", json.dumps({"kind": "bat-encoder", "dims": asdict(model.dims)}, indent=2) + "\n")
+    meta = {"kind": "bat-encoder", "dims": asdict(model.dims), "front_calibration": list(model.front_calibration)}
+    write_text(folder / "config.json", json.dumps(meta, indent=2) + "\n")
 
 
 def load_model(folder: str | Path, device: str | torch.device = "cpu") -> SpatialEncoder:
@@ -190,6 +205,10 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu") -> Spatia
         raise BatError(f"{folder / 'config.json'}: not the dimensions of a bat encoder ({err})") from None
     labels = [line.strip() for line in (folder / "labels.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
     model = SpatialEncoder(dims, labels)
+    calibration = meta.get("front_calibration", [1.0, 0.0])
+    if not (isinstance(calibration, list) and len(calibration) == 2 and all(isinstance(v, (int, float)) for v in calibration)):
+        raise BatError(f"{folder / 'config.json'}: front_calibration must be [scale, bias], got {calibration!r}")
+    model.front_calibration = (float(calibration[0]), float(calibration[1]))
     state = {k: v.float() if v.is_floating_point() else v for k, v in read_tensors(folder / "model.safetensors")[0].items()}
     try:
         model.load_state_dict(state)

@@ -8,6 +8,12 @@ sub-bin precision.
 Slots are matched to a clip's sources by the permutation with the lowest total cost (class,
 direction and distance cross-entropy); matched slots learn to be present, the others absent.
 With at most a handful of slots, trying every permutation is cheap.
+
+Front or back is decided by the azimuth distribution's mass, not its peak: a static head tells front
+from back only through the pinna's colouring, so the distribution often holds two mirror peaks. The
+mass in front, mapped through the model's calibration (a logistic fit on validation clips), is each
+source's `front_probability`; the decoded azimuth is mirrored across the interaural axis when its
+peak lies on the less likely side, and the direction words leave front/behind out below FRONT_SURE.
 """
 
 from __future__ import annotations
@@ -19,12 +25,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..geometry import direction_words, great_circle_deg
+from ..geometry import DIRECTION_MARGIN_DEG, direction_words, great_circle_deg, plane_angles, wrap_azimuth
+from ..metrics import match_sources
 from .model import EncoderDims, SlotOutputs
 
 DIRECTION_WEIGHT = 2.0  # the paper's weighting of the direction terms against class and distance
 SMOOTHING_BINS = 1.0  # standard deviation of the Gaussian target, in bins
 DECODE_RADIUS = 2  # bins on either side of the peak averaged when decoding
+FRONT_SURE = 0.8  # front/behind is said only when one side is at least this likely
 
 
 @dataclass
@@ -135,7 +143,62 @@ def decode_places(outputs: SlotOutputs, dims: EncoderDims) -> tuple[np.ndarray, 
     return tuple(_decode_bins(p, c, period) for p, c, period in zip(probabilities, centres, (360.0, None, None)))
 
 
-def decode(outputs: SlotOutputs, dims: EncoderDims, labels: list[str], threshold: float = 0.5, unknown_below: float = 0.0) -> list[dict]:
+def front_mass(outputs: SlotOutputs, dims: EncoderDims) -> np.ndarray:
+    """(batch, slots) azimuth probability in front of the interaural axis (half of a bin on the axis)."""
+    centres = bin_centres(dims)[0].numpy().astype(np.float64)
+    cosine = np.cos(np.radians(centres))
+    side = np.where(np.abs(cosine) < 1e-9, 0.5, (cosine > 0).astype(np.float64))
+    return torch.softmax(outputs.azimuth.float(), -1).cpu().numpy() @ side
+
+
+def calibrated(mass: np.ndarray, calibration: tuple[float, float]) -> np.ndarray:
+    """The front probability: sigmoid(scale * logit(mass) + bias)."""
+    scale, bias = calibration
+    mass = np.clip(mass, 1e-6, 1 - 1e-6)
+    return 1.0 / (1.0 + np.exp(-(scale * np.log(mass / (1 - mass)) + bias)))
+
+
+def fit_calibration(mass: np.ndarray, front: np.ndarray, steps: int = 200) -> tuple[float, float]:
+    """Logistic (Platt) scaling of the front mass against whether each source was in front, by Newton's method."""
+    x = np.log(np.clip(mass, 1e-6, 1 - 1e-6) / np.clip(1 - mass, 1e-6, 1))
+    features = np.stack([x, np.ones_like(x)], -1)
+    params = np.array([1.0, 0.0])
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-features @ params))
+        gradient = features.T @ (p - front)
+        hessian = features.T @ (features * (p * (1 - p))[:, None]) + 1e-6 * np.eye(2)
+        update = np.linalg.solve(hessian, gradient)
+        params -= update
+        if np.abs(update).max() < 1e-9:
+            break
+    return float(params[0]), float(params[1])
+
+
+def front_evidence(outputs: SlotOutputs, dims: EncoderDims, references: list[list[dict]], threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Front mass of every present slot matched to a reference source off the frontal plane, and whether
+    that source is in front: what fit_calibration learns from. Slots are matched to sources with front
+    and back folded together, so a mirrored peak still finds its source."""
+    presence = torch.sigmoid(outputs.presence.float()).cpu().numpy()
+    mass = front_mass(outputs, dims)
+    azimuth, elevation, _ = decode_places(outputs, dims)
+
+    def folded(az, el) -> dict:
+        return {"azimuth_deg": float(np.degrees(np.arcsin(np.sin(np.radians(az))))), "elevation_deg": float(el)}
+
+    masses, fronts = [], []
+    for b, reference in enumerate(references):
+        slots = [s for s in range(presence.shape[1]) if presence[b, s] >= threshold]
+        predicted = [folded(azimuth[b, s], elevation[b, s]) for s in slots]
+        for i, j, _ in match_sources(predicted, [folded(r["azimuth_deg"], r["elevation_deg"]) for r in reference]):
+            frontal = plane_angles(reference[j]["azimuth_deg"], reference[j]["elevation_deg"])[1]
+            if abs(frontal) > DIRECTION_MARGIN_DEG:
+                masses.append(mass[b, slots[i]])
+                fronts.append(frontal > 0)
+    return np.array(masses, dtype=np.float64), np.array(fronts, dtype=np.float64)
+
+
+def decode(outputs: SlotOutputs, dims: EncoderDims, labels: list[str], threshold: float = 0.5, unknown_below: float = 0.0,
+           calibration: tuple[float, float] = (1.0, 0.0)) -> list[dict]:
     """Per clip: located sources (best first) and clip-level class scores.
 
     A slot is reported when its presence probability reaches `threshold`; its label is the most
@@ -145,6 +208,9 @@ def decode(outputs: SlotOutputs, dims: EncoderDims, labels: list[str], threshold
     presence = torch.sigmoid(outputs.presence.float()).cpu().numpy()
     classes = torch.softmax(outputs.classes.float(), -1).cpu().numpy()
     azimuth, elevation, distance = decode_places(outputs, dims)
+    front = calibrated(front_mass(outputs, dims), calibration)
+    peak_in_front = np.cos(np.radians(azimuth)) > 0
+    azimuth = np.where(peak_in_front != (front >= 0.5), wrap_azimuth(180.0 - azimuth), azimuth)
     # P(class present) = 1 - prod over slots of (1 - P(slot present and of that class))
     class_scores = 1.0 - np.prod(1.0 - presence[..., None] * classes, axis=1)
     results = []
@@ -165,7 +231,8 @@ def decode(outputs: SlotOutputs, dims: EncoderDims, labels: list[str], threshold
                 "azimuth_deg": round(az, 1),
                 "elevation_deg": round(el, 1),
                 "distance_m": round(float(distance[b, s]), 2),
-                "direction": direction_words(az, el),
+                "front_probability": round(float(front[b, s]), 3),
+                "direction": direction_words(az, el, front_back=max(front[b, s], 1 - front[b, s]) >= FRONT_SURE),
             })
         scores = {label: round(float(score), 4) for label, score in zip(labels, class_scores[b])}
         results.append({"sources": sources, "class_scores": scores})

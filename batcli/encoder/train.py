@@ -20,6 +20,7 @@ from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from rich.progress import TextColumn
 
@@ -39,7 +40,7 @@ from ..training import (
 )
 from .data import DataConfig, EpochSampler, Examples, collate, read_clips, split_validation
 from .model import EncoderDims, SpatialEncoder, load_model, save_model
-from .readout import decode, make_targets, slot_loss
+from .readout import decode, fit_calibration, front_evidence, make_targets, slot_loss
 
 
 @dataclass
@@ -164,21 +165,27 @@ def train(config: EncoderTrainConfig, data: list[Path], out_dir: Path, responses
 
 @torch.no_grad()
 def validate(model: SpatialEncoder, examples: Examples, config: EncoderTrainConfig, device: torch.device) -> dict:
-    """Validation loss and localization scores of the decoded slots on the fixed held-out clips."""
+    """Validation loss and localization scores of the decoded slots on the fixed held-out clips. Fits the
+    model's front calibration on the same clips first (the model directory keeps it with the weights)."""
     model.eval()
-    dims, pairs, losses = config.model, [], []
+    dims, batches, losses = config.model, [], []
     loader = torch.utils.data.DataLoader(examples, batch_size=config.data.batch_size, sampler=[(0, i) for i in range(len(examples))],
                                          collate_fn=collate, num_workers=0)
     for audio, sources in loader:
         with autocast(device):
             outputs = model(audio.to(device))
         losses.append(float(slot_loss(outputs, make_targets(sources, model.labels, dims.slots).to(device), dims)[0]) * len(audio))
-        for prediction, reference in zip(decode(outputs, dims, model.labels, config.threshold), sources):
-            pairs.append((prediction, reference))
+        batches.append((outputs.cpu(), sources))
+    evidence = [front_evidence(outputs, dims, sources, config.threshold) for outputs, sources in batches]
+    masses, fronts = np.concatenate([m for m, _ in evidence]), np.concatenate([f for _, f in evidence])
+    if len(set(fronts.tolist())) == 2:  # both sides seen: otherwise the fit has nothing to separate
+        model.front_calibration = fit_calibration(masses, fronts)
+    pairs = [pair for outputs, sources in batches
+             for pair in zip(decode(outputs, dims, model.labels, config.threshold, calibration=model.front_calibration), sources)]
     report = localization_report(pairs)
-    scores = {"val_loss": round(sum(losses) / max(len(examples), 1), 4)}
+    scores = {"val_loss": round(sum(losses) / max(len(examples), 1), 4), "front_calibration": [round(v, 4) for v in model.front_calibration]}
     for group, metrics in report.items():
-        for name in ("map", "doa_mae_deg", "er20", "distance_mae_m", "der", "location_f1") if metrics else ():
+        for name in ("map", "doa_mae_deg", "er20", "distance_mae_m", "der", "location_f1", "front_back_confusion") if metrics else ():
             if metrics[name] is not None:
                 scores[f"{group}/{name}"] = round(metrics[name], 4)
     return scores

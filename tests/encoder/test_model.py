@@ -38,6 +38,17 @@ def test_save_and_load_give_identical_outputs(tmp_path):
         assert torch.equal(getattr(a, name), getattr(b, name))
 
 
+def test_the_front_calibration_is_kept_with_the_model_and_a_damaged_one_is_named(tmp_path):
+    model = SpatialEncoder(DIMS, LABELS)
+    model.front_calibration = (1.7, -0.2)
+    save_model(model, tmp_path / "m")
+    assert load_model(tmp_path / "m").front_calibration == (1.7, -0.2)
+    config = tmp_path / "m" / "config.json"
+    config.write_text(config.read_text().replace("1.7", '"x"'))
+    with pytest.raises(BatError, match="front_calibration must be"):
+        load_model(tmp_path / "m")
+
+
 def test_a_folder_that_is_not_a_model_is_named(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(BatError, match="missing model.safetensors, labels.txt"):
@@ -50,7 +61,7 @@ def test_inconsistent_dimensions_are_refused(change, message):
         SpatialEncoder(EncoderDims(**{**DIMS.__dict__, **change}), LABELS)
 
 
-@pytest.mark.parametrize("features", ["binaural", "onset"])
+@pytest.mark.parametrize("features", ["binaural", "onset", "direct"])
 def test_the_cnn_stem_gives_one_token_per_patch_frames_frames(features):
     dims = EncoderDims(sample_rate=16000, clip_s=1.0, n_fft=512, hop=160, n_mels=32, f_max=7600.0, width=32, depth=1, heads=2,
                        features=features, stem="cnn", stem_channels=(8, 8, 16), patch_frames=4)

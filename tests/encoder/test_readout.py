@@ -1,9 +1,10 @@
 """Targets, the permutation-invariant loss and decoding of slots into sources."""
 
+import numpy as np
 import torch
 
 from batcli.encoder.model import EncoderDims, SlotOutputs
-from batcli.encoder.readout import bin_centres, decode, make_targets, slot_loss
+from batcli.encoder.readout import bin_centres, calibrated, decode, fit_calibration, front_evidence, make_targets, slot_loss
 
 LABELS = ["dog", "siren", "rain"]
 DIMS = EncoderDims(slots=2)
@@ -93,3 +94,55 @@ def test_in_a_free_field_a_flat_distance_costs_less_than_any_guess():
         targets = make_targets([[{**source, "anechoic": anechoic}]], LABELS, 2)
         worse = guess if better is flat else flat
         assert slot_loss(better, targets, DIMS)[1]["distance"] < slot_loss(worse, targets, DIMS)[1]["distance"]
+
+
+def mirror_peaks(front_azimuth, front_weight):
+    """Azimuth logits with two peaks: at front_azimuth and at its mirror behind, the front one holding
+    `front_weight` of the probability."""
+    azimuth = bin_centres(DIMS)[0]
+    peaks = torch.softmax(peaked([front_azimuth, 180.0 - front_azimuth], azimuth, 360.0, sharpness=2.0), -1)
+    return torch.log(front_weight * peaks[0] + (1 - front_weight) * peaks[1])
+
+
+def test_front_or_back_follows_the_probability_mass_and_is_left_unsaid_when_unsure():
+    outputs = outputs_for([("dog", 40.0, 0.0, 2.0), ("rain", 200.0, 0.0, 1.0)], [True, False])
+    for weight, side, words in ((0.95, "front", "left, front"), (0.05, "behind", "left, behind"), (0.6, "front", "left")):
+        outputs.azimuth = torch.stack([mirror_peaks(40.0, weight), outputs.azimuth[0, 1]])[None]
+        [clip] = decode(outputs, DIMS, LABELS)
+        [source] = clip["sources"]
+        assert abs(source["front_probability"] - weight) < 0.02
+        assert source["direction"] == words
+        expected = 40.0 if side == "front" else 140.0
+        assert abs(source["azimuth_deg"] - expected) < 1.0
+
+
+def test_a_peak_on_the_less_likely_side_is_mirrored():
+    """A sharp peak behind holding 40 % of the mass, the rest spread in front: the source is put in front."""
+    outputs = outputs_for([("dog", 150.0, 0.0, 2.0), ("rain", 200.0, 0.0, 1.0)], [True, False])
+    azimuth = bin_centres(DIMS)[0]
+    spread = torch.where(torch.cos(torch.deg2rad(azimuth)) > 0.2, 1.0, 0.0)
+    probabilities = 0.4 * torch.softmax(peaked([150.0], azimuth, 360.0, sharpness=2.0), -1)[0] + 0.6 * spread / spread.sum()
+    outputs.azimuth = torch.stack([probabilities.log(), outputs.azimuth[0, 1]])[None]
+    [clip] = decode(outputs, DIMS, LABELS)
+    assert abs(clip["sources"][0]["azimuth_deg"] - 30.0) < 1.0
+    assert clip["sources"][0]["front_probability"] > 0.5
+
+
+def test_calibration_recovers_a_known_miscalibration_and_moves_the_probability():
+    rng = np.random.default_rng(0)
+    mass = rng.uniform(0.02, 0.98, 20000)
+    truth = 1 / (1 + np.exp(-(2.0 * np.log(mass / (1 - mass)) + 0.5)))  # an overly modest model, biased to the back
+    front = rng.random(20000) < truth
+    scale, bias = fit_calibration(mass, front.astype(float))
+    assert abs(scale - 2.0) < 0.15 and abs(bias - 0.5) < 0.1
+    assert np.allclose(calibrated(mass, (scale, bias)), truth, atol=0.03)
+    assert np.allclose(calibrated(mass, (1.0, 0.0)), mass, atol=1e-6)  # the identity leaves it alone
+
+
+def test_calibration_evidence_matches_a_mirrored_slot_to_its_source_and_skips_the_frontal_plane():
+    outputs = outputs_for([("dog", 40.0, 0.0, 2.0), ("rain", 265.0, 0.0, 1.0)], [True, True])
+    outputs.azimuth = torch.stack([mirror_peaks(40.0, 0.9), outputs.azimuth[0, 1]])[None]
+    references = [[{"azimuth_deg": 260.0, "elevation_deg": 0.0}, {"azimuth_deg": 140.0, "elevation_deg": 0.0}]]
+    mass, front = front_evidence(outputs, DIMS, references)
+    assert len(mass) == 1  # the source at 260 deg is within 10 deg of the frontal plane
+    assert abs(mass[0] - 0.9) < 0.02 and front[0] == 0.0  # heard mostly in front, the source was behind
