@@ -188,6 +188,7 @@ def localize(
     output_format: str = typer.Option("jsonl", "--format", help="jsonl: localization records; dcase: DCASE SELD metadata CSV (100-ms frames, class index, azimuth -180..180, distance in cm)."),
     classes: Optional[Path] = typer.Option(None, "--classes", help="--format dcase: the class list, one label a line, whose line order gives the class index; default: the model's labels."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw where the sounds are: FILE.png (a panel per file) or a folder (a picture per window)."),
+    hrtf: Optional[str] = typer.Option(None, "--hrtf", help="The recording head's HRTF set (a SOFA file, or kemar): an encoder with the evidence front end fits its cues to that head's directions instead of KEMAR's."),
 ) -> None:
     """Locate the sounds in binaural recordings: what, where (azimuth, elevation) and how far.
 
@@ -210,7 +211,7 @@ def localize(
     from .localize import load_encoder, localize as run
     from .records import write_jsonl
 
-    encoder = load_encoder(str(model) if model else None, device)
+    encoder = load_encoder(str(model) if model else None, device, hrtf)
     records = run(audio, encoder, window, hop, batch_size, threshold, unknown_below)
     if plot is not None:
         records = list(records)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .audio import read_binaural
-from .encoder.model import SpatialEncoder, load_model, shipped_encoder_dir
+from .encoder.model import SpatialEncoder, hear_with, load_model, shipped_encoder_dir
 from .encoder.readout import decode
 from .errors import BatError, UsageError
 from .progress import progress_bar
@@ -75,9 +75,13 @@ def windows_of(path: str, model: SpatialEncoder, window_s: float, hop_s: float) 
         yield Window(path, round(start / rate, 4), round((start + chunk.shape[1]) / rate, 4), piece)
 
 
-def load_encoder(model_dir: str | None = None, device: str = "auto") -> SpatialEncoder:
-    """An encoder model directory (default: the shipped one), ready to run on `device`."""
-    return load_model(model_dir or shipped_encoder_dir(), pick_device(device))
+def load_encoder(model_dir: str | None = None, device: str = "auto", hrtf: str | None = None) -> SpatialEncoder:
+    """An encoder model directory (default: the shipped one), ready to run on `device`; `hrtf` (a built-in
+    name or SOFA file) fits an evidence front end to that head instead of the one it was trained with."""
+    model = load_model(model_dir or shipped_encoder_dir(), pick_device(device))
+    if hrtf is not None:
+        hear_with(model, hrtf)
+    return model
 
 
 def localize(inputs: list[str], model: SpatialEncoder, window_s: float | None = None, hop_s: float | None = None,
@@ -110,7 +114,7 @@ def _run(model: SpatialEncoder, windows: list[Window], device: torch.device, thr
     results = []
     if audible:
         with autocast(device):
-            outputs = model(torch.from_numpy(np.stack([w.samples for w in audible])).to(device))
+            outputs = model(torch.from_numpy(np.stack([w.samples for w in audible])).to(device), votes=True)
         results = decode(outputs, model.dims, model.labels, threshold, unknown_below, model.front_calibration)
     decoded = dict(zip(map(id, audible), results))
     silent = {"sources": [], "class_scores": {label: 0.0 for label in model.labels}}

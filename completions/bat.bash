@@ -44,8 +44,9 @@ _bat() {
                 --format) return;;
                 --classes) COMPREPLY=($(compgen -f -- "$cur")); return;;
                 --plot) COMPREPLY=($(compgen -f -- "$cur")); return;;
+                --hrtf) return;;
             esac
-            if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--model -m --window --hop --threshold --unknown-below --batch-size --device -o --out --format --classes --plot -h --help" -- "$cur"))
+            if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--model -m --window --hop --threshold --unknown-below --batch-size --device -o --out --format --classes --plot --hrtf -h --help" -- "$cur"))
             else COMPREPLY=($(compgen -f -W "" -- "$cur"))
             fi;;
         train-llm)

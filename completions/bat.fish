@@ -38,6 +38,7 @@ complete -c bat -n '__fish_seen_subcommand_from localize' -s o -l out -r -a '(__
 complete -c bat -n '__fish_seen_subcommand_from localize' -l format -r -d 'jsonl: localization records; dcase: DCASE SELD metadata CSV (100-ms frames, class index, azimuth -180..180, distance in cm)'
 complete -c bat -n '__fish_seen_subcommand_from localize' -l classes -r -F -d '--format dcase: the class list, one label a line, whose line order gives the class index; default: the models labels'
 complete -c bat -n '__fish_seen_subcommand_from localize' -l plot -r -F -d 'Also draw where the sounds are: FILE.png (a panel per file) or a folder (a picture per window)'
+complete -c bat -n '__fish_seen_subcommand_from localize' -l hrtf -r -d 'The recording heads HRTF set (a SOFA file, or kemar): an encoder with the evidence front end fits its cues to that heads directions instead of KEMARs'
 complete -c bat -n '__fish_seen_subcommand_from localize' -s h -l help -d 'Show help and exit'
 complete -c bat -n '__fish_seen_subcommand_from localize' -F -a ''
 complete -c bat -n 'not __fish_seen_subcommand_from simulate train-encoder localize train-llm ask eval' -a train-llm -d 'Train a language model to answer questions about where sounds are, on the frozen encoder'

@@ -1,6 +1,7 @@
 """`bat localize` on long, short, mono, silent, broken and other-rate files."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -100,3 +101,25 @@ def test_the_command_exits_1_with_one_line_for_a_mono_file(bat, tmp_path, model_
     result = bat("localize", write(tmp_path / "mono.wav", 1.0, channels=1), "--model", model_dir)
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.strip().count("\n") == 0 and "two-channel" in result.stderr
+
+
+def test_hrtf_refits_an_evidence_encoder_to_another_head_and_is_refused_by_others(tmp_path, model_dir):
+    import sofar
+
+    import batcli
+    from batcli.sim.hrtf import BUILTIN
+
+    torch.manual_seed(0)
+    dims = EncoderDims(sample_rate=RATE, clip_s=1.0, n_fft=512, hop=160, n_mels=32, f_max=7600.0, width=32, depth=1, heads=2,
+                       features="evidence")
+    save_model(SpatialEncoder(dims, LABELS), tmp_path / "evidence")
+    kemar = sofar.read_sofa(str(Path(batcli.__file__).parent / "data" / BUILTIN["kemar"]), verify=False, verbose=False)
+    kemar.Data_IR = kemar.Data_IR[:, ::-1]  # a head that hears every direction as KEMAR hears its mirror image
+    sofar.write_sofa(str(tmp_path / "mirror.sofa"), kemar)
+    clip = write(tmp_path / "a.wav", 1.0)
+    plain = list(localize([clip], load_encoder(str(tmp_path / "evidence"), "cpu"), threshold=0.0))
+    same = list(localize([clip], load_encoder(str(tmp_path / "evidence"), "cpu", hrtf="kemar"), threshold=0.0))
+    other = list(localize([clip], load_encoder(str(tmp_path / "evidence"), "cpu", hrtf=str(tmp_path / "mirror.sofa")), threshold=0.0))
+    assert same == plain and other != plain
+    with pytest.raises(UsageError, match="does not read an HRTF set"):
+        load_encoder(str(model_dir), "cpu", hrtf="kemar")

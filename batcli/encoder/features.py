@@ -158,6 +158,14 @@ class DirectCues(nn.Module):
             parts.append(self._fit(left, right, real, imag, magnitude))
         return torch.cat(parts, dim=1).transpose(1, 2)
 
+    def votes(self, cues: torch.Tensor) -> torch.Tensor:
+        """(batch, grid) from forward's (batch, tokens, size): each token votes for its best-fitting grid
+        direction with its onset weight, as a training-free template matcher does."""
+        grid = self.size - (DIRECT_CUES * (self.n_fft // 2) + 1)
+        evidence, strength = cues[..., -grid:], cues[..., -grid - 1]
+        weight = 10 ** (4 * strength.float())  # undo the strength's log10 / 4
+        return torch.zeros(evidence.shape[0], grid, device=cues.device).scatter_add_(1, evidence.argmax(-1), weight)
+
     def _fit(self, left, right, real, imag, magnitude) -> torch.Tensor:
         """(batch, grid, tokens) in [0, 1]: 1 for the token's best-fitting grid direction, 0 for fits
         EVIDENCE_RANGE or more below it."""
@@ -175,12 +183,17 @@ class DirectCues(nn.Module):
         return ((score - score.amax(1, keepdim=True)) / EVIDENCE_RANGE + 1).clamp_min(0.0)
 
 
+def evidence_grid() -> tuple[np.ndarray, np.ndarray]:
+    """Azimuths and elevations (deg) of the evidence grid's directions, in the order of the evidence maps."""
+    azimuth, elevation = np.meshgrid(EVIDENCE_AZIMUTHS, EVIDENCE_ELEVATIONS, indexing="ij")
+    return azimuth.ravel(), elevation.ravel()
+
+
 def grid_templates(hrtf: HRTF, n_fft: int) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Per direction of the evidence grid (its nearest measured direction of the set): the level difference
     per bin (dB, DC left out) and the unit interaural phase of the bins below PHASE_HIGH_HZ, from the
     responses' first n_fft taps, smoothed over neighbouring bins as a Hann window smooths a recording's."""
-    azimuth, elevation = np.meshgrid(EVIDENCE_AZIMUTHS, EVIDENCE_ELEVATIONS, indexing="ij")
-    nearest = hrtf.nearest(unit_vector(azimuth.ravel(), elevation.ravel()))
+    nearest = hrtf.nearest(unit_vector(*evidence_grid()))
     spectra = np.fft.rfft(hrtf.irs[nearest].astype(np.float64)[..., :n_fft], n_fft, axis=-1)  # (grid, 2, bins + 1)
 
     def smoothed(x: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ gets a slot with a direction and a distance.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -91,17 +91,19 @@ class EncoderDims:
 
 @dataclass
 class SlotOutputs:
-    """Logits per slot: presence (batch, slots) and classes, azimuth, elevation, distance (batch, slots, bins)."""
+    """Logits per slot: presence (batch, slots) and classes, azimuth, elevation, distance (batch, slots, bins);
+    with the evidence front end, when asked for, the clip's votes over the evidence grid (batch, grid)."""
 
     presence: torch.Tensor
     classes: torch.Tensor
     azimuth: torch.Tensor
     elevation: torch.Tensor
     distance: torch.Tensor
+    votes: torch.Tensor | None = None
 
     def cpu(self) -> SlotOutputs:
-        """The same logits as float32 on the CPU."""
-        return SlotOutputs(*(getattr(self, f.name).float().cpu() for f in fields(self)))
+        """The same outputs as float32 on the CPU."""
+        return SlotOutputs(*(None if getattr(self, f.name) is None else getattr(self, f.name).float().cpu() for f in fields(self)))
 
 
 class SpatialEncoder(nn.Module):
@@ -109,7 +111,7 @@ class SpatialEncoder(nn.Module):
         super().__init__()
         dims.check()
         self.dims, self.labels = dims, list(labels)
-        self.front_calibration = (1.0, 0.0)  # readout.calibrated's (scale, bias), fitted on validation clips in training
+        self.front_calibration = (1.0, 0.0, 0.0)  # readout.calibrated's (a, b, c), fitted on validation clips in training
         self.features = BinauralFeatures(dims.sample_rate, dims.n_fft, dims.hop, dims.n_mels, dims.f_min, dims.f_max, dims.features)
         if dims.stem == "cnn":
             self.stem = conv_stem(self.features.maps, dims)
@@ -132,22 +134,34 @@ class SpatialEncoder(nn.Module):
 
     def encode(self, audio: torch.Tensor) -> torch.Tensor:
         """(batch, 2, clip_samples) -> tokens (batch, slots + patches, width): the slots first."""
+        return self._encode(audio)[0]
+
+    def _encode(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Tokens, and the direct-sound cues per token column (None for front ends without them)."""
         maps = self.features(audio)
         rows, cols = self.dims.grid
         maps = maps[..., : rows * self.dims.patch_mels if self.dims.stem == "patches" else None, : cols * self.dims.patch_frames]
         patches = self.stem(maps)  # (batch, width, rows, cols)
+        cues = None
         if self.dims.features in ("direct", "evidence"):  # each column of tokens gets the direct-sound cues of its frames
-            patches = patches + self.direct_project(self.direct(audio, cols)).transpose(1, 2)[:, :, None]
+            cues = self.direct(audio, cols)
+            patches = patches + self.direct_project(cues).transpose(1, 2)[:, :, None]
         patches = patches.flatten(2).transpose(1, 2) + self.position
         tokens = torch.cat([self.slot_queries.expand(len(audio), -1, -1), patches], dim=1)
-        return self.transformer(tokens)
+        return self.transformer(tokens), cues
 
     def read_slots(self, tokens: torch.Tensor) -> SlotOutputs:
         presence, classes, azimuth, elevation, distance = self.head(tokens[:, : self.dims.slots]).split(self.sizes, dim=-1)
         return SlotOutputs(presence.squeeze(-1), classes, azimuth, elevation, distance)
 
-    def forward(self, audio: torch.Tensor) -> SlotOutputs:
-        return self.read_slots(self.encode(audio))
+    def forward(self, audio: torch.Tensor, votes: bool = False) -> SlotOutputs:
+        """Slot logits; `votes` adds the evidence front end's votes over its grid (what the readout weighs
+        front against back with)."""
+        tokens, cues = self._encode(audio)
+        outputs = self.read_slots(tokens)
+        if votes and self.dims.features == "evidence":
+            outputs.votes = self.direct.votes(cues)
+        return outputs
 
 
 class Tokens(nn.Module):
@@ -172,6 +186,17 @@ def conv_stem(maps: int, dims: EncoderDims) -> nn.Sequential:
                    nn.AvgPool2d((2, 2 if block < time_pools else 1))]
         channels = out
     return nn.Sequential(*layers, Tokens(channels, dims.n_mels // 2 ** len(dims.stem_channels), dims.width))
+
+
+def hear_with(model: SpatialEncoder, hrtf: str) -> None:
+    """Fit the evidence front end's cues to another HRTF set (the recording head's own SOFA file, say)
+    instead of the one the model was trained with; the weights stay as they are."""
+    if model.dims.features != "evidence":
+        raise UsageError(f"--hrtf: this encoder's front end ({model.dims.features}) does not read an HRTF set; "
+                         "only model.features evidence does")
+    device = model.direct.window.device
+    model.direct = DirectCues(model.dims.direct_fft, load_hrtf(hrtf, model.dims.sample_rate)).to(device)
+    model.dims = replace(model.dims, evidence_hrtf=hrtf)
 
 
 MODEL_FILES = ("config.json", "model.safetensors", "labels.txt")
@@ -210,10 +235,10 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu") -> Spatia
         raise BatError(f"{folder / 'config.json'}: not the dimensions of a bat encoder ({err})") from None
     labels = [line.strip() for line in (folder / "labels.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
     model = SpatialEncoder(dims, labels)
-    calibration = meta.get("front_calibration", [1.0, 0.0])
-    if not (isinstance(calibration, list) and len(calibration) == 2 and all(isinstance(v, (int, float)) for v in calibration)):
-        raise BatError(f"{folder / 'config.json'}: front_calibration must be [scale, bias], got {calibration!r}")
-    model.front_calibration = (float(calibration[0]), float(calibration[1]))
+    calibration = meta.get("front_calibration", [1.0, 0.0, 0.0])
+    if not (isinstance(calibration, list) and len(calibration) == 3 and all(isinstance(v, (int, float)) for v in calibration)):
+        raise BatError(f"{folder / 'config.json'}: front_calibration must be three numbers (mass, votes, bias), got {calibration!r}")
+    model.front_calibration = tuple(float(v) for v in calibration)
     state = {k: v.float() if v.is_floating_point() else v for k, v in read_tensors(folder / "model.safetensors")[0].items()}
     try:
         model.load_state_dict(state)

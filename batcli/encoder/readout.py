@@ -9,11 +9,13 @@ Slots are matched to a clip's sources by the permutation with the lowest total c
 direction and distance cross-entropy); matched slots learn to be present, the others absent.
 With at most a handful of slots, trying every permutation is cheap.
 
-Front or back is decided by the azimuth distribution's mass, not its peak: a static head tells front
-from back only through the pinna's colouring, so the distribution often holds two mirror peaks. The
-mass in front, mapped through the model's calibration (a logistic fit on validation clips), is each
-source's `front_probability`; the decoded azimuth is mirrored across the interaural axis when its
-peak lies on the less likely side, and the direction words leave front/behind out below FRONT_SURE.
+Front or back is decided by probability, not by the azimuth's peak: a static head tells front from
+back only through the pinna's colouring, so the distribution often holds two mirror peaks. Two numbers
+weigh the sides: the azimuth distribution's mass in front, and (evidence front end) the share of the
+onsets' template votes near the front candidate of the slot's cone of confusion rather than near the
+back one. The model's calibration (a logistic fit of both on the validation clips) turns them into each
+source's `front_probability`; the decoded azimuth is mirrored across the interaural axis when its peak
+lies on the less likely side, and the direction words leave front/behind out below FRONT_SURE.
 """
 
 from __future__ import annotations
@@ -25,14 +27,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..geometry import DIRECTION_MARGIN_DEG, direction_words, great_circle_deg, plane_angles, wrap_azimuth
+from ..geometry import DIRECTION_MARGIN_DEG, direction_words, great_circle_deg, plane_angles, unit_vector, wrap_azimuth
 from ..metrics import match_sources
+from .features import evidence_grid
 from .model import EncoderDims, SlotOutputs
 
 DIRECTION_WEIGHT = 2.0  # the paper's weighting of the direction terms against class and distance
 SMOOTHING_BINS = 1.0  # standard deviation of the Gaussian target, in bins
 DECODE_RADIUS = 2  # bins on either side of the peak averaged when decoding
 FRONT_SURE = 0.8  # front/behind is said only when one side is at least this likely
+VOTE_RADIUS_DEG = 20.0  # grid votes within this angle of a front or back candidate count for it
+IDENTITY = (1.0, 0.0, 0.0)  # a calibration that leaves the front mass as it is and ignores the votes
 
 
 @dataclass
@@ -151,54 +156,78 @@ def front_mass(outputs: SlotOutputs, dims: EncoderDims) -> np.ndarray:
     return torch.softmax(outputs.azimuth.float(), -1).cpu().numpy() @ side
 
 
-def calibrated(mass: np.ndarray, calibration: tuple[float, float]) -> np.ndarray:
-    """The front probability: sigmoid(scale * logit(mass) + bias)."""
-    scale, bias = calibration
-    mass = np.clip(mass, 1e-6, 1 - 1e-6)
-    return 1.0 / (1.0 + np.exp(-(scale * np.log(mass / (1 - mass)) + bias)))
+def vote_share(votes: torch.Tensor | None, azimuth: np.ndarray, elevation: np.ndarray) -> np.ndarray:
+    """(batch, slots) share of the grid votes near each slot's front candidate (its direction with x made
+    positive) among those near the front or the back candidate; 0.5 without votes."""
+    if votes is None:
+        return np.full(azimuth.shape, 0.5)
+    grid = unit_vector(*evidence_grid())  # (grid, 3)
+    direction = unit_vector(azimuth, elevation)  # (batch, slots, 3)
+    front, back = direction.copy(), direction.copy()
+    front[..., 0], back[..., 0] = np.abs(direction[..., 0]), -np.abs(direction[..., 0])
+    near = np.cos(np.radians(VOTE_RADIUS_DEG))
+    weights = votes.cpu().numpy().astype(np.float64)[:, None, :]  # (batch, 1, grid)
+    support_front = (weights * (front @ grid.T >= near)).sum(-1)
+    support_back = (weights * (back @ grid.T >= near)).sum(-1)
+    floor = 1e-3 * weights.sum(-1) + 1e-12
+    return (support_front + floor) / (support_front + support_back + 2 * floor)
 
 
-def fit_calibration(mass: np.ndarray, front: np.ndarray, steps: int = 200) -> tuple[float, float]:
-    """Logistic (Platt) scaling of the front mass against whether each source was in front, by Newton's method."""
-    x = np.log(np.clip(mass, 1e-6, 1 - 1e-6) / np.clip(1 - mass, 1e-6, 1))
-    features = np.stack([x, np.ones_like(x)], -1)
-    params = np.array([1.0, 0.0])
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def calibrated(mass: np.ndarray, share: np.ndarray, calibration: tuple[float, float, float]) -> np.ndarray:
+    """The front probability: sigmoid(a logit(mass) + b logit(share) + c) for calibration (a, b, c)."""
+    a, b, c = calibration
+    return 1.0 / (1.0 + np.exp(-(a * _logit(mass) + b * _logit(share) + c)))
+
+
+def fit_calibration(mass: np.ndarray, share: np.ndarray, front: np.ndarray, steps: int = 200, prior: float = 1.0) -> tuple[float, float, float]:
+    """Logistic regression of whether each source was in front on logit(front mass) and logit(vote
+    share), by Newton's method; a penalty of `prior` times the squared distance from IDENTITY keeps a fit
+    on a handful of sources from running off (on hundreds it hardly counts)."""
+    features = np.stack([_logit(mass), _logit(share), np.ones_like(mass)], -1)
+    identity = np.array(IDENTITY)
+    params = identity.copy()
     for _ in range(steps):
         p = 1.0 / (1.0 + np.exp(-features @ params))
-        gradient = features.T @ (p - front)
-        hessian = features.T @ (features * (p * (1 - p))[:, None]) + 1e-6 * np.eye(2)
+        gradient = features.T @ (p - front) + prior * (params - identity)
+        hessian = features.T @ (features * (p * (1 - p))[:, None]) + prior * np.eye(3)
         update = np.linalg.solve(hessian, gradient)
         params -= update
         if np.abs(update).max() < 1e-9:
             break
-    return float(params[0]), float(params[1])
+    return float(params[0]), float(params[1]), float(params[2])
 
 
-def front_evidence(outputs: SlotOutputs, dims: EncoderDims, references: list[list[dict]], threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """Front mass of every present slot matched to a reference source off the frontal plane, and whether
-    that source is in front: what fit_calibration learns from. Slots are matched to sources with front
-    and back folded together, so a mirrored peak still finds its source."""
+def calibration_data(outputs: SlotOutputs, dims: EncoderDims, references: list[list[dict]], threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Front mass and vote share of every present slot matched to a reference source off the frontal
+    plane, and whether that source is in front: what fit_calibration learns from. Slots are matched to
+    sources with front and back folded together, so a mirrored peak still finds its source."""
     presence = torch.sigmoid(outputs.presence.float()).cpu().numpy()
     mass = front_mass(outputs, dims)
     azimuth, elevation, _ = decode_places(outputs, dims)
+    share = vote_share(outputs.votes, azimuth, elevation)
 
     def folded(az, el) -> dict:
         return {"azimuth_deg": float(np.degrees(np.arcsin(np.sin(np.radians(az))))), "elevation_deg": float(el)}
 
-    masses, fronts = [], []
+    rows = []
     for b, reference in enumerate(references):
         slots = [s for s in range(presence.shape[1]) if presence[b, s] >= threshold]
         predicted = [folded(azimuth[b, s], elevation[b, s]) for s in slots]
         for i, j, _ in match_sources(predicted, [folded(r["azimuth_deg"], r["elevation_deg"]) for r in reference]):
             frontal = plane_angles(reference[j]["azimuth_deg"], reference[j]["elevation_deg"])[1]
             if abs(frontal) > DIRECTION_MARGIN_DEG:
-                masses.append(mass[b, slots[i]])
-                fronts.append(frontal > 0)
-    return np.array(masses, dtype=np.float64), np.array(fronts, dtype=np.float64)
+                rows.append((mass[b, slots[i]], share[b, slots[i]], float(frontal > 0)))
+    mass_, share_, front_ = np.array(rows, dtype=np.float64).reshape(-1, 3).T
+    return mass_, share_, front_
 
 
 def decode(outputs: SlotOutputs, dims: EncoderDims, labels: list[str], threshold: float = 0.5, unknown_below: float = 0.0,
-           calibration: tuple[float, float] = (1.0, 0.0)) -> list[dict]:
+           calibration: tuple[float, float, float] = IDENTITY) -> list[dict]:
     """Per clip: located sources (best first) and clip-level class scores.
 
     A slot is reported when its presence probability reaches `threshold`; its label is the most
@@ -208,7 +237,7 @@ def decode(outputs: SlotOutputs, dims: EncoderDims, labels: list[str], threshold
     presence = torch.sigmoid(outputs.presence.float()).cpu().numpy()
     classes = torch.softmax(outputs.classes.float(), -1).cpu().numpy()
     azimuth, elevation, distance = decode_places(outputs, dims)
-    front = calibrated(front_mass(outputs, dims), calibration)
+    front = calibrated(front_mass(outputs, dims), vote_share(outputs.votes, azimuth, elevation), calibration)
     peak_in_front = np.cos(np.radians(azimuth)) > 0
     azimuth = np.where(peak_in_front != (front >= 0.5), wrap_azimuth(180.0 - azimuth), azimuth)
     # P(class present) = 1 - prod over slots of (1 - P(slot present and of that class))

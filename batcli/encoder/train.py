@@ -40,7 +40,7 @@ from ..training import (
 )
 from .data import DataConfig, EpochSampler, Examples, collate, read_clips, split_validation
 from .model import EncoderDims, SpatialEncoder, load_model, save_model
-from .readout import decode, fit_calibration, front_evidence, make_targets, slot_loss
+from .readout import calibration_data, decode, fit_calibration, make_targets, slot_loss
 
 
 @dataclass
@@ -173,13 +173,12 @@ def validate(model: SpatialEncoder, examples: Examples, config: EncoderTrainConf
                                          collate_fn=collate, num_workers=0)
     for audio, sources in loader:
         with autocast(device):
-            outputs = model(audio.to(device))
+            outputs = model(audio.to(device), votes=True)
         losses.append(float(slot_loss(outputs, make_targets(sources, model.labels, dims.slots).to(device), dims)[0]) * len(audio))
         batches.append((outputs.cpu(), sources))
-    evidence = [front_evidence(outputs, dims, sources, config.threshold) for outputs, sources in batches]
-    masses, fronts = np.concatenate([m for m, _ in evidence]), np.concatenate([f for _, f in evidence])
-    if len(set(fronts.tolist())) == 2:  # both sides seen: otherwise the fit has nothing to separate
-        model.front_calibration = fit_calibration(masses, fronts)
+    mass, share, front = (np.concatenate(parts) for parts in zip(*(calibration_data(o, dims, s, config.threshold) for o, s in batches)))
+    if len(set(front.tolist())) == 2:  # both sides seen: otherwise the fit has nothing to separate
+        model.front_calibration = fit_calibration(mass, share, front)
     pairs = [pair for outputs, sources in batches
              for pair in zip(decode(outputs, dims, model.labels, config.threshold, calibration=model.front_calibration), sources)]
     report = localization_report(pairs)

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from batcli.encoder.model import EncoderDims, SlotOutputs
-from batcli.encoder.readout import bin_centres, calibrated, decode, fit_calibration, front_evidence, make_targets, slot_loss
+from batcli.encoder.readout import bin_centres, calibrated, calibration_data, decode, fit_calibration, make_targets, slot_loss, vote_share
 
 LABELS = ["dog", "siren", "rain"]
 DIMS = EncoderDims(slots=2)
@@ -128,21 +128,45 @@ def test_a_peak_on_the_less_likely_side_is_mirrored():
     assert clip["sources"][0]["front_probability"] > 0.5
 
 
-def test_calibration_recovers_a_known_miscalibration_and_moves_the_probability():
+def test_calibration_recovers_a_known_miscalibration_and_weighs_the_votes():
     rng = np.random.default_rng(0)
-    mass = rng.uniform(0.02, 0.98, 20000)
-    truth = 1 / (1 + np.exp(-(2.0 * np.log(mass / (1 - mass)) + 0.5)))  # an overly modest model, biased to the back
+    mass, share = rng.uniform(0.02, 0.98, 20000), rng.uniform(0.02, 0.98, 20000)
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    truth = 1 / (1 + np.exp(-(2.0 * logit(mass) + 0.7 * logit(share) + 0.5)))  # an overly modest model, biased to the back
     front = rng.random(20000) < truth
-    scale, bias = fit_calibration(mass, front.astype(float))
-    assert abs(scale - 2.0) < 0.15 and abs(bias - 0.5) < 0.1
-    assert np.allclose(calibrated(mass, (scale, bias)), truth, atol=0.03)
-    assert np.allclose(calibrated(mass, (1.0, 0.0)), mass, atol=1e-6)  # the identity leaves it alone
+    a, b, c = fit_calibration(mass, share, front.astype(float))
+    assert abs(a - 2.0) < 0.15 and abs(b - 0.7) < 0.1 and abs(c - 0.5) < 0.1
+    assert np.abs(calibrated(mass, share, (a, b, c)) - truth).max() < 0.05
+    assert np.allclose(calibrated(mass, share, (1.0, 0.0, 0.0)), mass, atol=1e-6)  # the identity leaves the mass alone
+    few = fit_calibration(np.array([0.6, 0.4, 0.55]), np.full(3, 0.5), np.array([1.0, 0.0, 1.0]))  # separable: unpenalised, it runs off
+    assert 1.0 < few[0] < 5.0
 
 
-def test_calibration_evidence_matches_a_mirrored_slot_to_its_source_and_skips_the_frontal_plane():
+def test_calibration_data_matches_a_mirrored_slot_to_its_source_and_skips_the_frontal_plane():
     outputs = outputs_for([("dog", 40.0, 0.0, 2.0), ("rain", 265.0, 0.0, 1.0)], [True, True])
     outputs.azimuth = torch.stack([mirror_peaks(40.0, 0.9), outputs.azimuth[0, 1]])[None]
     references = [[{"azimuth_deg": 260.0, "elevation_deg": 0.0}, {"azimuth_deg": 140.0, "elevation_deg": 0.0}]]
-    mass, front = front_evidence(outputs, DIMS, references)
+    mass, share, front = calibration_data(outputs, DIMS, references)
     assert len(mass) == 1  # the source at 260 deg is within 10 deg of the frontal plane
     assert abs(mass[0] - 0.9) < 0.02 and front[0] == 0.0  # heard mostly in front, the source was behind
+    assert share[0] == 0.5  # no votes: no evidence either way
+
+
+def test_votes_near_the_back_candidate_move_the_front_probability_back():
+    """A slot heard at 40 deg (left front) with the mass split evenly; the template votes sit at 140 deg,
+    the mirror behind: with a calibration that trusts the votes, the source is put behind."""
+    from batcli.encoder.features import evidence_grid
+
+    outputs = outputs_for([("dog", 40.0, 0.0, 2.0), ("rain", 265.0, 0.0, 1.0)], [True, False])
+    outputs.azimuth = torch.stack([mirror_peaks(40.0, 0.5), outputs.azimuth[0, 1]])[None]
+    azimuth, elevation = evidence_grid()
+    votes = torch.zeros(1, len(azimuth))
+    votes[0, int(np.flatnonzero((azimuth == 140.0) & (elevation == 5.0))[0])] = 3.0
+    outputs.votes = votes
+    assert vote_share(votes, np.array([[40.0]]), np.array([[0.0]]))[0, 0] < 0.01
+    [clip] = decode(outputs, DIMS, LABELS, calibration=(1.0, 1.0, 0.0))
+    [source] = clip["sources"]
+    assert source["front_probability"] < 0.05 and source["direction"] == "left, behind"
+    assert abs(source["azimuth_deg"] - 140.0) < 1.0
+    [ignored] = decode(outputs, DIMS, LABELS)[0]["sources"]  # the identity calibration reads the mass alone
+    assert abs(ignored["front_probability"] - 0.5) < 0.02 and ignored["direction"] == "left"

@@ -32,14 +32,17 @@ def test_a_few_steps_lower_the_loss_on_the_training_clips(scenes_dir, tmp_path):
         assert (tmp_path / "run" / name).is_file()
 
 
-def test_resume_gives_the_same_model_as_an_uninterrupted_run(scenes_dir, tmp_path):
-    config = tiny_train_config(data__workers=1)
+@pytest.mark.parametrize("features", ["paper", "evidence"])
+def test_resume_gives_the_same_model_as_an_uninterrupted_run(scenes_dir, tmp_path, features):
+    config = tiny_train_config(data__workers=1, model__features=features)
     train(config, [scenes_dir], tmp_path / "whole", device="cpu")
     train(config, [scenes_dir], tmp_path / "parts", device="cpu", until=3)
     assert rows(tmp_path / "parts")[-1]["step"] == 3
     train(config, [scenes_dir], tmp_path / "parts", device="cpu", resume=True)
     assert (tmp_path / "parts" / "model.safetensors").read_bytes() == (tmp_path / "whole" / "model.safetensors").read_bytes()
     assert rows(tmp_path / "parts") == rows(tmp_path / "whole")
+    assert all(len(row["front_calibration"]) == 3 for row in rows(tmp_path / "whole"))
+    assert load_model(tmp_path / "whole").front_calibration == pytest.approx(rows(tmp_path / "whole")[-1]["front_calibration"], abs=1e-4)
 
 
 def test_a_run_folder_is_not_overwritten_and_resumes_only_with_its_config(scenes_dir, tmp_path):
