@@ -36,14 +36,16 @@ benchmark: install
 	$(PYTHON) benchmarks/localize.py
 	$(PYTHON) benchmarks/ask.py
 
-# Rebuild the shipped models from scratch (about 5 hours on 2 CPU cores; each training run is
+# Rebuild the shipped models from scratch (about 4 hours on 2 CPU cores; each training run is
 # checkpointed: run `make models` again to resume). The encoder is `make encoder` (below), shipped
 # as float16. The language model: 6000 fresh clips with 8 questions each, then LoRA adapters and a
 # projector on SmolLM2-135M-Instruct, trained on the frozen shipped encoder in three runs, each from
 # the last one's weights, as the shipped model was: the `smollm2` preset with the heard words as
 # summed embeddings (2000 steps of 16 questions, about 95 minutes), then 1000 steps with the heard
 # words as text in the prompt (about 60 minutes), then 500 more (terse and mistyped questions, the
-# new defaults; about 30 minutes). Shipped as float16 with the base model named, not copied.
+# new defaults; about 30 minutes). Shipped as float16 with the base model named, not copied. (The
+# shipped language model was trained on the previous encoder, which ships in its folder; this
+# trains it on the new one.)
 MODELS ?= build/models
 LLM_RUN = bat train-llm smollm2 --data $(MODELS)/llm-data,$(MODELS)/llm-data2 --encoder batcli/data/encoder
 resume = $$(test -f $(1)/checkpoint.pt && echo --resume)

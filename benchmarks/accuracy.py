@@ -11,7 +11,8 @@ questions and is scored beside the language model.
 `--hrtf FILE` renders the test set through another head (e.g. build/hrtf/example_sofa_2.sofa, a
 human head no training saw: `make build/hrtf/example_sofa_2.sofa`); the peer still matches KEMAR.
 Writes benchmarks/results/accuracy[-NAME].json.
-Usage: python benchmarks/accuracy.py [--clips 1000] [--seed 2] [--condition rooms|free-field] [--hrtf FILE] [--encoder DIR] [--llm DIR] [--keep DIR] [--no-answers]
+`--hear-with FILE` gives `bat localize` the recording head's SOFA file (`--hrtf`).
+Usage: python benchmarks/accuracy.py [--clips 1000] [--seed 2] [--condition rooms|free-field] [--hrtf FILE] [--hear-with FILE] [--encoder DIR] [--llm DIR] [--keep DIR] [--no-answers]
 """
 
 import argparse
@@ -71,6 +72,7 @@ def main() -> None:
     parser.add_argument("--keep", default=None, help="folder to keep the test set and predictions in")
     parser.add_argument("--condition", choices=CONDITIONS, default="rooms", help="rooms (1-2 sources) or free-field (1 source)")
     parser.add_argument("--hrtf", default=None, help="SOFA file to render the test set through (default: KEMAR)")
+    parser.add_argument("--hear-with", default=None, help="SOFA file bat localize fits its evidence to (--hrtf): the recording head's own")
     parser.add_argument("--name", default=None, help="suffix of the results file")
     parser.add_argument("--no-answers", action="store_true", help="score localization only")
     args = parser.parse_args()
@@ -82,7 +84,8 @@ def main() -> None:
             bat("simulate", "tiny", "-n", str(args.clips), "--seed", str(args.seed), "--set", "split=test", *CONDITIONS[args.condition],
                 *(["--set", f"hrtf={Path(args.hrtf).resolve()}"] if args.hrtf else []), "-o", str(data))
         paths = "".join(f"{data / json.loads(line)['audio']}\n" for line in (data / "scenes.jsonl").read_text().splitlines())
-        (folder / "localized.jsonl").write_text(bat("localize", "-", *(["--model", args.encoder] if args.encoder else []), stdin=paths))
+        (folder / "localized.jsonl").write_text(bat("localize", "-", *(["--model", args.encoder] if args.encoder else []),
+                                                    *(["--hrtf", str(Path(args.hear_with).resolve())] if args.hear_with else []), stdin=paths))
         localization = json.loads(bat("eval", str(folder / "localized.jsonl"), "--ref", str(data / "scenes.jsonl")))
         localization["two_source"]["both_found"] = both_found(folder / "localized.jsonl", data / "scenes.jsonl")
         peer = Peer("kemar", 32000)
@@ -96,6 +99,7 @@ def main() -> None:
             write_jsonl(rules_answers(data / "qa.jsonl", folder / "localized.jsonl"), folder / "rules.jsonl")
             rules_scores = json.loads(bat("eval", str(folder / "rules.jsonl"), "--ref", str(data / "qa.jsonl")))
     results = {"benchmark": "accuracy", "clips": args.clips, "seed": args.seed, "condition": args.condition, "hrtf": args.hrtf or "kemar",
+               "heard_with": args.hear_with,
                "localization": localization, "peer": peer_scores, "answers": answers, "rules": rules_scores}
     target = Path(__file__).parent / "results" / (f"accuracy-{args.name}.json" if args.name else "accuracy.json")
     target.parent.mkdir(exist_ok=True)

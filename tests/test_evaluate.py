@@ -135,6 +135,20 @@ def test_table_goes_to_stderr(tmp_path, scenes, monkeypatch, capsys):
     assert "doa_mae_deg" in captured.err and "single_source" in captured.err
 
 
+def test_front_probabilities_get_a_reliability_table(tmp_path, scenes, monkeypatch, capsys):
+    """The dog at 0 and 180 deg (off the frontal plane) and at 90 (on it, left out); both off-plane
+    sources heard in front with 0.9: one of two was in front."""
+    monkeypatch.chdir(tmp_path / "data")
+    records = [{"audio": f"audio/00000{i}.wav", "sources": [{**predicted(10), "front_probability": 0.9}]} for i in range(3)]
+    report = evaluate(write(tmp_path / "preds.jsonl", records), scenes)
+    top = report["front_reliability"][-1]
+    assert (top["sources"], top["predicted"], top["observed"]) == (2, 0.9, 0.5)
+    assert report["all"]["front_calibration_error"] == pytest.approx(0.4)
+    assert "front probability" in capsys.readouterr().err
+    plain = evaluate(write(tmp_path / "plain.jsonl", [{"audio": "audio/000000.wav", "sources": [predicted(0)]}]), scenes)
+    assert "front_reliability" not in plain and plain["all"]["front_calibration_error"] is None
+
+
 def test_bad_records_are_named_by_file_and_line(tmp_path, scenes, monkeypatch):
     monkeypatch.chdir(tmp_path / "data")
     preds = write(tmp_path / "preds.jsonl", [{"audio": "audio/000000.wav", "sources": [{"label": "dog", "score": 1}]}])

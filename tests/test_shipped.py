@@ -38,3 +38,16 @@ def test_ask_without_a_model_answers_from_the_recording(bat):
     assert left == ["typing"] and answers[3] == "typing"
     assert answers[4] == str(len(two)) == "2"
     assert "dog" not in {s["label"] for s in two} and answers[5] == "none"
+
+
+def test_the_language_model_hears_through_the_encoder_it_was_trained_on():
+    """The shipped language model names its encoder (the shipped one, or a copy in its own folder) and
+    the fingerprint of the weights it was trained on: they must be the ones that ship."""
+    from batcli.encoder.model import load_model, shipped_encoder_dir
+    from batcli.llm.data import encoder_fingerprint
+
+    llm = shipped_encoder_dir().parent / "llm"
+    meta = json.loads((llm / "bat-llm.json").read_text())
+    encoder = shipped_encoder_dir() if meta["encoder"] == "builtin" else llm / meta["encoder"]
+    assert encoder_fingerprint(encoder) == meta["encoder_fingerprint"]
+    assert load_model(encoder).dims.width == meta["encoder_width"]

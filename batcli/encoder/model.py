@@ -134,21 +134,15 @@ class SpatialEncoder(nn.Module):
 
     def encode(self, audio: torch.Tensor) -> torch.Tensor:
         """(batch, 2, clip_samples) -> tokens (batch, slots + patches, width): the slots first."""
-        return self._encode(audio)[0]
-
-    def _encode(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Tokens, and the direct-sound cues per token column (None for front ends without them)."""
         maps = self.features(audio)
         rows, cols = self.dims.grid
         maps = maps[..., : rows * self.dims.patch_mels if self.dims.stem == "patches" else None, : cols * self.dims.patch_frames]
         patches = self.stem(maps)  # (batch, width, rows, cols)
-        cues = None
         if self.dims.features in ("direct", "evidence"):  # each column of tokens gets the direct-sound cues of its frames
-            cues = self.direct(audio, cols)
-            patches = patches + self.direct_project(cues).transpose(1, 2)[:, :, None]
+            patches = patches + self.direct_project(self.direct(audio, cols)).transpose(1, 2)[:, :, None]
         patches = patches.flatten(2).transpose(1, 2) + self.position
         tokens = torch.cat([self.slot_queries.expand(len(audio), -1, -1), patches], dim=1)
-        return self.transformer(tokens), cues
+        return self.transformer(tokens)
 
     def read_slots(self, tokens: torch.Tensor) -> SlotOutputs:
         presence, classes, azimuth, elevation, distance = self.head(tokens[:, : self.dims.slots]).split(self.sizes, dim=-1)
@@ -157,10 +151,9 @@ class SpatialEncoder(nn.Module):
     def forward(self, audio: torch.Tensor, votes: bool = False) -> SlotOutputs:
         """Slot logits; `votes` adds the evidence front end's votes over its grid (what the readout weighs
         front against back with)."""
-        tokens, cues = self._encode(audio)
-        outputs = self.read_slots(tokens)
+        outputs = self.read_slots(self.encode(audio))
         if votes and self.dims.features == "evidence":
-            outputs.votes = self.direct.votes(cues)
+            outputs.votes = self.direct.votes(self.direct(audio, self.dims.grid[1], pool=1))
         return outputs
 
 
