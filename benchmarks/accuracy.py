@@ -87,11 +87,13 @@ def main() -> None:
         (folder / "localized.jsonl").write_text(bat("localize", "-", *(["--model", args.encoder] if args.encoder else []),
                                                     *(["--hrtf", str(Path(args.hear_with).resolve())] if args.hear_with else []), stdin=paths))
         localization = json.loads(bat("eval", str(folder / "localized.jsonl"), "--ref", str(data / "scenes.jsonl")))
-        localization["two_source"]["both_found"] = both_found(folder / "localized.jsonl", data / "scenes.jsonl")
+        if localization["two_source"]:
+            localization["two_source"]["both_found"] = both_found(folder / "localized.jsonl", data / "scenes.jsonl")
         peer = Peer("kemar", 32000)
         write_jsonl((peer.localize(path) for path in paths.split()), folder / "peer.jsonl")
         peer_scores = json.loads(bat("eval", str(folder / "peer.jsonl"), "--ref", str(data / "scenes.jsonl")))
-        peer_scores["two_source"]["both_found"] = both_found(folder / "peer.jsonl", data / "scenes.jsonl")
+        if peer_scores["two_source"]:
+            peer_scores["two_source"]["both_found"] = both_found(folder / "peer.jsonl", data / "scenes.jsonl")
         answers, rules_scores = {}, {}
         if not args.no_answers:
             (folder / "answers.jsonl").write_text(bat("ask", "--questions", str(data / "qa.jsonl"), *(["--model", args.llm] if args.llm else [])))
