@@ -69,7 +69,7 @@ $(HRTFS)/example_sofa_1.sofa $(HRTFS)/example_sofa_2.sofa:
 
 # The shipped encoder (issue 27): response banks of 2000 KEMAR rooms and 1000 rooms heard through a
 # second head (rendered once: the cache every epoch mixes new scenes from), the `cpu` preset
-# (the evidence front end, 1500 steps of 32, about 70 minutes on 2 cores; checkpointed: rerun
+# (the evidence front end, 1500 steps of 32, about 50 minutes on 2 cores; checkpointed: rerun
 # `make encoder` to resume an interrupted run).
 ENCODER ?= build/encoder
 encoder: install $(HRTFS)/example_sofa_1.sofa
