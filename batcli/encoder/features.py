@@ -122,6 +122,7 @@ class DirectCues(nn.Module):
         self.n_fft = n_fft
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         self.evidence = hrtf is not None
+        self.grid = len(EVIDENCE_AZIMUTHS) * len(EVIDENCE_ELEVATIONS) if self.evidence else 0  # evidence entries per token
         if self.evidence:  # computed from the HRTF set when the model is built, never stored with the weights
             ild, phase, low = grid_templates(hrtf, n_fft)
             self.register_buffer("template_ild", ild, persistent=False)  # (grid, bins) dB
@@ -130,8 +131,7 @@ class DirectCues(nn.Module):
 
     @property
     def size(self) -> int:
-        grid = len(EVIDENCE_AZIMUTHS) * len(EVIDENCE_ELEVATIONS) if self.evidence else 0
-        return DIRECT_CUES * (self.n_fft // 2) + 1 + grid
+        return DIRECT_CUES * (self.n_fft // 2) + 1 + self.grid
 
     def forward(self, audio: torch.Tensor, tokens: int, pool: int = DIRECT_POOL_TOKENS) -> torch.Tensor:
         """(batch, 2, samples) -> (batch, tokens, size), the statistics pooled over `pool` tokens."""
@@ -148,14 +148,15 @@ class DirectCues(nn.Module):
         stats = _frame_mean(F.adaptive_avg_pool1d(stats.flatten(1, 2), tokens).reshape(*stats.shape[:3], tokens), pool)
         left, right, real, imag, plain, onset = stats.unbind(1)
         magnitude = torch.sqrt(real.square() + imag.square()).clamp_min(1e-20)
-        ild = 10 * torch.log10((left + 1e-20) / (right + 1e-20)) / (DYNAMIC_RANGE_DB / 2)
+        ild_db = 10 * torch.log10((left + 1e-20) / (right + 1e-20))
+        ild = ild_db / (DYNAMIC_RANGE_DB / 2)
         coherence = (magnitude / torch.sqrt(left * right).clamp_min(1e-20)).clamp(0.0, 1.0) * 2 - 1
         onset_level = 10 * torch.log10(((left + right) / onset + 1e-20) / (plain + 1e-20)) / (DYNAMIC_RANGE_DB / 2)
         cues = torch.cat([ild.clamp(-2.0, 2.0), real / magnitude, imag / magnitude, coherence, onset_level.clamp(-2.0, 2.0)], dim=1)
         strength = torch.log10(onset[:, :1]) / 4  # (batch, 1, tokens): 0 at 1 dB^2, 1 at 10^4 dB^2
         parts = [cues, strength]
         if self.evidence:
-            parts.append(self._fit(left, right, real, imag, magnitude))
+            parts.append(self._fit(left + right, ild_db, real, imag, magnitude))
         return torch.cat(parts, dim=1).transpose(1, 2)
 
     def votes(self, cues: torch.Tensor) -> torch.Tensor:
@@ -163,18 +164,16 @@ class DirectCues(nn.Module):
         direction with its onset weight, as a training-free template matcher does. Cues pooled over one
         token each (forward's pool=1) vote best: on 169 off-axis test clips the votes' winner errs on
         front/back for 27 % pooled over one token, 32 % over five."""
-        grid = self.size - (DIRECT_CUES * (self.n_fft // 2) + 1)
-        evidence, strength = cues[..., -grid:], cues[..., -grid - 1]
+        evidence, strength = cues[..., -self.grid:], cues[..., -self.grid - 1]
         weight = 10 ** (4 * strength.float())  # undo the strength's log10 / 4
-        return torch.zeros(evidence.shape[0], grid, device=cues.device).scatter_add_(1, evidence.argmax(-1), weight)
+        return torch.zeros(evidence.shape[0], self.grid, device=cues.device).scatter_add_(1, evidence.argmax(-1), weight)
 
-    def _fit(self, left, right, real, imag, magnitude) -> torch.Tensor:
+    def _fit(self, both, ild_db, real, imag, magnitude) -> torch.Tensor:
         """(batch, grid, tokens) in [0, 1]: 1 for the token's best-fitting grid direction, 0 for fits
         EVIDENCE_RANGE or more below it."""
-        both = left + right
         heard = (both > both.amax(1, keepdim=True) * 10 ** (-HEARD_RANGE_DB / 10)).float()  # (batch, bins, tokens)
         share = heard / heard.sum(1, keepdim=True).clamp_min(1.0)
-        ild = (10 * torch.log10((left + 1e-20) / (right + 1e-20))).clamp(-40.0, 40.0)
+        ild = ild_db.clamp(-40.0, 40.0)
         template = self.template_ild  # (grid, bins)
         ild_error = ((share * ild.square()).sum(1)[:, None] - 2 * torch.einsum("bft,gf->bgt", share * ild, template)
                      + torch.einsum("bft,gf->bgt", share, template.square()))

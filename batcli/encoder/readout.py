@@ -222,8 +222,7 @@ def calibration_data(outputs: SlotOutputs, dims: EncoderDims, references: list[l
             frontal = plane_angles(reference[j]["azimuth_deg"], reference[j]["elevation_deg"])[1]
             if abs(frontal) > DIRECTION_MARGIN_DEG:
                 rows.append((mass[b, slots[i]], share[b, slots[i]], float(frontal > 0)))
-    mass_, share_, front_ = np.array(rows, dtype=np.float64).reshape(-1, 3).T
-    return mass_, share_, front_
+    return tuple(np.array(rows, dtype=np.float64).reshape(-1, 3).T)
 
 
 def decode(outputs: SlotOutputs, dims: EncoderDims, labels: list[str], threshold: float = 0.5, unknown_below: float = 0.0,
