@@ -76,7 +76,7 @@ encoder: install $(HRTFS)/example_sofa_1.sofa
 	bat simulate tiny --num-clips 0 --seed 21 --set responses=6000 --set responses_per_room=3 -o $(ENCODER)/bank-kemar
 	bat simulate tiny --num-clips 0 --seed 22 --set responses=3000 --set responses_per_room=3 --set hrtf=$(HRTFS)/example_sofa_1.sofa -o $(ENCODER)/bank-head2
 	bat simulate tiny -n 1000 --seed 1 -o $(ENCODER)/data
-	bat simulate tiny -n 512 --seed 11 --set room.anechoic_fraction=0 -o $(ENCODER)/val
+	bat simulate tiny -n 512 --seed 11 --set room.anechoic_fraction=0.25 -o $(ENCODER)/val
 	bat train-encoder cpu --data $(ENCODER)/data --val $(ENCODER)/val --responses $(ENCODER)/bank-kemar,$(ENCODER)/bank-head2 \
 		-o $(ENCODER)/run $(call resume,$(ENCODER)/run)
 

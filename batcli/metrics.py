@@ -116,7 +116,9 @@ def localization_metrics(pairs: list[tuple[dict, list[dict]]]) -> dict:
     """Scores of localization records against the reference sources of their windows.
 
     `pairs` holds (prediction record, reference sources sounding in its window); each pair is one
-    "clip". Directions and distances are compared over the pairs of match_sources; mAP ranks the
+    "clip". Directions and distances are compared over the pairs of match_sources between the
+    references and as many of the strongest predictions (records list sources best first): a system
+    that adds a weaker second guess, say the mirror image of its first, gets no second chance. mAP ranks the
     clips by clip_scores for every class among the reference labels. Shares are fractions in [0, 1].
     """
     references = predictions = hits = 0
@@ -127,7 +129,7 @@ def localization_metrics(pairs: list[tuple[dict, list[dict]]]) -> dict:
         references += len(reference)
         predictions += len(predicted)
         hits += location_hits(predicted, reference)
-        for i, j, angle in match_sources(predicted, reference):
+        for i, j, angle in match_sources(predicted[: len(reference)], reference):
             p, r = predicted[i], reference[j]
             angles.append(angle)
             azimuth_errors.append(abs((p["azimuth_deg"] - r["azimuth_deg"] + 180) % 360 - 180))
@@ -191,7 +193,7 @@ def front_calls(pairs: list[tuple[dict, list[dict]]]) -> list[tuple[float, bool]
     calls = []
     for prediction, reference in pairs:
         predicted = prediction["sources"]
-        for i, j, _ in match_sources(predicted, reference):
+        for i, j, _ in match_sources(predicted[: len(reference)], reference):
             r_frontal = plane_angles(reference[j]["azimuth_deg"], reference[j]["elevation_deg"])[1]
             if abs(r_frontal) > DIRECTION_MARGIN_DEG and isinstance(predicted[i].get("front_probability"), (int, float)):
                 calls.append((float(predicted[i]["front_probability"]), r_frontal > 0))

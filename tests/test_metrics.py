@@ -62,6 +62,17 @@ def test_matching_takes_the_assignment_with_the_least_total_angle():
     assert match_sources([], reference) == []
 
 
+def test_a_weaker_second_guess_is_not_matched_to_a_single_source():
+    """Sources are listed best first: with one reference only the strongest prediction is scored, so
+    adding the mirror image of a wrong first guess does not hide the confusion."""
+    guesses = clip([source(150), source(30)], [source(30)])
+    metrics = localization_metrics([guesses])
+    assert metrics["front_back_confusion"] == 1.0
+    assert metrics["doa_mae_deg"] == pytest.approx(120)
+    assert metrics["precision"] == 0.5  # the second guess still counts against the count of sources
+    assert localization_metrics([clip([source(30), source(150)], [source(30)])])["front_back_confusion"] == 0.0
+
+
 def test_left_right_and_front_back_confusions():
     left_right = localization_metrics([clip([source(270)], [source(90)])])
     assert left_right["left_right_confusion"] == 1.0

@@ -66,6 +66,7 @@ HEARD_RANGE_DB = 25.0  # bins more than this below a token's loudest hold no sou
 ILD_SIGMA_DB = 4.0
 PHASE_WEIGHT = 4.0
 EVIDENCE_RANGE = 20.0  # fits this far below a token's best are all alike
+VOTE_FRAMES = 32  # frames (0.13 s at 32 kHz) pooled into one template vote, as the matcher's blocks
 
 
 class BinauralFeatures(nn.Module):
@@ -124,10 +125,14 @@ class DirectCues(nn.Module):
         self.evidence = hrtf is not None
         self.grid = len(EVIDENCE_AZIMUTHS) * len(EVIDENCE_ELEVATIONS) if self.evidence else 0  # evidence entries per token
         if self.evidence:  # computed from the HRTF set when the model is built, never stored with the weights
-            ild, phase, low = grid_templates(hrtf, n_fft)
+            ild, phase, low = direction_templates(hrtf, n_fft, hrtf.nearest(unit_vector(*evidence_grid())))
             self.register_buffer("template_ild", ild, persistent=False)  # (grid, bins) dB
             self.register_buffer("template_phase", phase, persistent=False)  # (grid, low bins) complex
             self.low_bins = low
+            ild, phase, _ = direction_templates(hrtf, n_fft, np.arange(len(hrtf.irs)))  # every measured direction votes
+            self.register_buffer("vote_ild", ild, persistent=False)
+            self.register_buffer("vote_phase", phase, persistent=False)
+            self.register_buffer("vote_directions", torch.from_numpy(unit_vector(hrtf.azimuth_deg, hrtf.elevation_deg)).float(), persistent=False)
 
     @property
     def size(self) -> int:
@@ -135,6 +140,34 @@ class DirectCues(nn.Module):
 
     def forward(self, audio: torch.Tensor, tokens: int, pool: int = DIRECT_POOL_TOKENS) -> torch.Tensor:
         """(batch, 2, samples) -> (batch, tokens, size), the statistics pooled over `pool` tokens."""
+        left, right, real, imag, plain, onset = self._pooled(audio, tokens, pool)
+        magnitude = torch.sqrt(real.square() + imag.square()).clamp_min(1e-20)
+        ild_db = 10 * torch.log10((left + 1e-20) / (right + 1e-20))
+        ild = ild_db / (DYNAMIC_RANGE_DB / 2)
+        coherence = (magnitude / torch.sqrt(left * right).clamp_min(1e-20)).clamp(0.0, 1.0) * 2 - 1
+        onset_level = 10 * torch.log10(((left + right) / onset + 1e-20) / (plain + 1e-20)) / (DYNAMIC_RANGE_DB / 2)
+        cues = torch.cat([ild.clamp(-2.0, 2.0), real / magnitude, imag / magnitude, coherence, onset_level.clamp(-2.0, 2.0)], dim=1)
+        strength = torch.log10(onset[:, :1]) / 4  # (batch, 1, tokens): 0 at 1 dB^2, 1 at 10^4 dB^2
+        parts = [cues, strength]
+        if self.evidence:  # 1 for the token's best-fitting grid direction, 0 for fits EVIDENCE_RANGE or more below it
+            score = self._scores(left, right, real, imag, self.template_ild, self.template_phase)
+            parts.append(((score - score.amax(1, keepdim=True)) / EVIDENCE_RANGE + 1).clamp_min(0.0))
+        return torch.cat(parts, dim=1).transpose(1, 2)
+
+    def votes(self, audio: torch.Tensor) -> torch.Tensor:
+        """(batch, directions): every block of VOTE_FRAMES frames votes, with its onset weight, for the
+        measured direction (vote_directions) whose interaural spectrum fits its own best, as a
+        training-free template matcher does. Blocks of 0.13 s over every measured direction rather
+        than the 40-ms tokens over the evidence grid: on 339 free-field sources the front/back
+        calibration errs on 22 % with these votes and on 36 % with the grid's."""
+        frames = audio.shape[-1] // (self.n_fft // 2) + 1
+        left, right, real, imag, _, onset = self._pooled(audio, max(frames // VOTE_FRAMES, 1), 1)
+        score = self._scores(left, right, real, imag, self.vote_ild, self.vote_phase)  # (batch, directions, blocks)
+        return torch.zeros(score.shape[:2], device=audio.device).scatter_add_(1, score.argmax(1), onset[:, 0])
+
+    def _pooled(self, audio: torch.Tensor, tokens: int, pool: int) -> tuple[torch.Tensor, ...]:
+        """Onset-weighted left and right powers and cross-spectrum (real, imag), plain power and the
+        onset weight, each (batch, bins, tokens), averaged over each token's frames and `pool` tokens."""
         batch, ears, samples = audio.shape
         spec = torch.stft(audio.reshape(batch * ears, samples).float(), self.n_fft, self.n_fft // 2, window=self.window, return_complex=True)
         spec = spec.reshape(batch, ears, *spec.shape[-2:])[:, :, 1:]  # (batch, 2, bins, frames), no DC
@@ -146,42 +179,23 @@ class DirectCues(nn.Module):
         stats = torch.stack([power[:, 0] * weight, power[:, 1] * weight, cross.real * weight, cross.imag * weight,
                              power.sum(1), weight.expand_as(cross.real)], dim=1)  # (batch, 6, bins, frames)
         stats = _frame_mean(F.adaptive_avg_pool1d(stats.flatten(1, 2), tokens).reshape(*stats.shape[:3], tokens), pool)
-        left, right, real, imag, plain, onset = stats.unbind(1)
-        magnitude = torch.sqrt(real.square() + imag.square()).clamp_min(1e-20)
-        ild_db = 10 * torch.log10((left + 1e-20) / (right + 1e-20))
-        ild = ild_db / (DYNAMIC_RANGE_DB / 2)
-        coherence = (magnitude / torch.sqrt(left * right).clamp_min(1e-20)).clamp(0.0, 1.0) * 2 - 1
-        onset_level = 10 * torch.log10(((left + right) / onset + 1e-20) / (plain + 1e-20)) / (DYNAMIC_RANGE_DB / 2)
-        cues = torch.cat([ild.clamp(-2.0, 2.0), real / magnitude, imag / magnitude, coherence, onset_level.clamp(-2.0, 2.0)], dim=1)
-        strength = torch.log10(onset[:, :1]) / 4  # (batch, 1, tokens): 0 at 1 dB^2, 1 at 10^4 dB^2
-        parts = [cues, strength]
-        if self.evidence:
-            parts.append(self._fit(left + right, ild_db, real, imag, magnitude))
-        return torch.cat(parts, dim=1).transpose(1, 2)
+        return stats.unbind(1)
 
-    def votes(self, cues: torch.Tensor) -> torch.Tensor:
-        """(batch, grid) from forward's (batch, tokens, size): each token votes for its best-fitting grid
-        direction with its onset weight, as a training-free template matcher does. Cues pooled over one
-        token each (forward's pool=1) vote best: on 169 off-axis test clips the votes' winner errs on
-        front/back for 27 % pooled over one token, 32 % over five."""
-        evidence, strength = cues[..., -self.grid:], cues[..., -self.grid - 1]
-        weight = 10 ** (4 * strength.float())  # undo the strength's log10 / 4
-        return torch.zeros(evidence.shape[0], self.grid, device=cues.device).scatter_add_(1, evidence.argmax(-1), weight)
-
-    def _fit(self, both, ild_db, real, imag, magnitude) -> torch.Tensor:
-        """(batch, grid, tokens) in [0, 1]: 1 for the token's best-fitting grid direction, 0 for fits
-        EVIDENCE_RANGE or more below it."""
+    def _scores(self, left, right, real, imag, template_ild, template_phase) -> torch.Tensor:
+        """(batch, directions, tokens): how well each token's interaural spectrum fits each template, the
+        mean phase agreement below PHASE_HIGH_HZ times PHASE_WEIGHT minus the mean squared level
+        difference error over 2 ILD_SIGMA_DB^2, over the bins that hold sound."""
+        both = left + right
         heard = (both > both.amax(1, keepdim=True) * 10 ** (-HEARD_RANGE_DB / 10)).float()  # (batch, bins, tokens)
         share = heard / heard.sum(1, keepdim=True).clamp_min(1.0)
-        ild = ild_db.clamp(-40.0, 40.0)
-        template = self.template_ild  # (grid, bins)
-        ild_error = ((share * ild.square()).sum(1)[:, None] - 2 * torch.einsum("bft,gf->bgt", share * ild, template)
-                     + torch.einsum("bft,gf->bgt", share, template.square()))
+        ild = (10 * torch.log10((left + 1e-20) / (right + 1e-20))).clamp(-40.0, 40.0)
+        ild_error = ((share * ild.square()).sum(1)[:, None] - 2 * torch.einsum("bft,gf->bgt", share * ild, template_ild)
+                     + torch.einsum("bft,gf->bgt", share, template_ild.square()))
         low = slice(0, self.low_bins)
-        phase = torch.complex(real[:, low], imag[:, low]) / magnitude[:, low] * heard[:, low]
-        agreement = torch.einsum("bft,gf->bgt", phase, self.template_phase.conj()).real / heard[:, low].sum(1, keepdim=True).clamp_min(1.0)
-        score = PHASE_WEIGHT * agreement - ild_error / (2 * ILD_SIGMA_DB**2)
-        return ((score - score.amax(1, keepdim=True)) / EVIDENCE_RANGE + 1).clamp_min(0.0)
+        magnitude = torch.sqrt(real[:, low].square() + imag[:, low].square()).clamp_min(1e-20)
+        phase = torch.complex(real[:, low], imag[:, low]) / magnitude * heard[:, low]
+        agreement = torch.einsum("bft,gf->bgt", phase, template_phase.conj()).real / heard[:, low].sum(1, keepdim=True).clamp_min(1.0)
+        return PHASE_WEIGHT * agreement - ild_error / (2 * ILD_SIGMA_DB**2)
 
 
 def evidence_grid() -> tuple[np.ndarray, np.ndarray]:
@@ -190,12 +204,11 @@ def evidence_grid() -> tuple[np.ndarray, np.ndarray]:
     return azimuth.ravel(), elevation.ravel()
 
 
-def grid_templates(hrtf: HRTF, n_fft: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Per direction of the evidence grid (its nearest measured direction of the set): the level difference
-    per bin (dB, DC left out) and the unit interaural phase of the bins below PHASE_HIGH_HZ, from the
-    responses' first n_fft taps, smoothed over neighbouring bins as a Hann window smooths a recording's."""
-    nearest = hrtf.nearest(unit_vector(*evidence_grid()))
-    spectra = np.fft.rfft(hrtf.irs[nearest].astype(np.float64)[..., :n_fft], n_fft, axis=-1)  # (grid, 2, bins + 1)
+def direction_templates(hrtf: HRTF, n_fft: int, directions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Per measured direction of the set (indices `directions`): the level difference per bin (dB, DC
+    left out) and the unit interaural phase of the bins below PHASE_HIGH_HZ, from the responses' first
+    n_fft taps, smoothed over neighbouring bins as a Hann window smooths a recording's."""
+    spectra = np.fft.rfft(hrtf.irs[directions].astype(np.float64)[..., :n_fft], n_fft, axis=-1)  # (directions, 2, bins + 1)
 
     def smoothed(x: np.ndarray) -> np.ndarray:
         padded = np.concatenate([x[..., 1:2], x, x[..., -2:-1]], axis=-1)

@@ -92,7 +92,8 @@ class EncoderDims:
 @dataclass
 class SlotOutputs:
     """Logits per slot: presence (batch, slots) and classes, azimuth, elevation, distance (batch, slots, bins);
-    with the evidence front end, when asked for, the clip's votes over the evidence grid (batch, grid)."""
+    with the evidence front end, when asked for, the clip's template votes (batch, directions) for the
+    HRTF set's measured directions (unit vectors, (directions, 3))."""
 
     presence: torch.Tensor
     classes: torch.Tensor
@@ -100,6 +101,7 @@ class SlotOutputs:
     elevation: torch.Tensor
     distance: torch.Tensor
     votes: torch.Tensor | None = None
+    vote_directions: torch.Tensor | None = None
 
     def cpu(self) -> SlotOutputs:
         """The same outputs as float32 on the CPU."""
@@ -149,11 +151,11 @@ class SpatialEncoder(nn.Module):
         return SlotOutputs(presence.squeeze(-1), classes, azimuth, elevation, distance)
 
     def forward(self, audio: torch.Tensor, votes: bool = False) -> SlotOutputs:
-        """Slot logits; `votes` adds the evidence front end's votes over its grid (what the readout weighs
+        """Slot logits; `votes` adds the evidence front end's template votes (what the readout weighs
         front against back with)."""
         outputs = self.read_slots(self.encode(audio))
         if votes and self.dims.features == "evidence":
-            outputs.votes = self.direct.votes(self.direct(audio, self.dims.grid[1], pool=1))
+            outputs.votes, outputs.vote_directions = self.direct.votes(audio), self.direct.vote_directions
         return outputs
 
 
