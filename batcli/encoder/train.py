@@ -94,6 +94,9 @@ def train(config: EncoderTrainConfig, data: list[Path], out_dir: Path, responses
     else:
         clips, val_clips = split_validation(clips, config.data.val_clips)
     dims = config.model
+    examples = Examples(clips, dims.sample_rate, dims.clip_samples, config.seed, responses, config.data.mixed_per_epoch,
+                        swap_ears=config.data.swap_ears, band_limit=config.data.band_limit, head=config.data.head, sounds=config.data.sounds)
+    labels += [label for label in examples.mixed_labels() if label not in labels]  # classes only the mixed scenes hold
     torch.manual_seed(config.seed)
     model = SpatialEncoder(dims, labels)
     if config.init and not resume:
@@ -115,8 +118,6 @@ def train(config: EncoderTrainConfig, data: list[Path], out_dir: Path, responses
         drop_metrics_after(out_dir, step)
     trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
-    examples = Examples(clips, dims.sample_rate, dims.clip_samples, config.seed, responses, config.data.mixed_per_epoch,
-                        swap_ears=config.data.swap_ears, band_limit=config.data.band_limit, head=config.data.head)
     batches = _one_line_errors(_loader(examples, config, EpochSampler(len(examples), config.seed, step * config.data.batch_size, config.data.batch_size, rank, world)))
     validation = Examples(val_clips, dims.sample_rate, dims.clip_samples, config.seed, random_crop=False)
     last = min(config.optim.steps, until or config.optim.steps)

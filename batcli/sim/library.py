@@ -8,7 +8,8 @@ The user's labelled sounds can be
   `../audio`, or in a sibling folder whose name contains `audio` (or in `audio_dir`),
 - a JSONL manifest of `{"path": ..., "labels": [...]}` records, paths relative to the manifest.
 Files are split between the train and test sets by a stable hash of their path, so a test set
-never hears a recording that training heard.
+never hears a recording that training heard. Several libraries, comma-separated, are pooled: a class
+both hold is drawn from either, half the time each.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"}
 
 @dataclass
 class SoundConfig:
-    library: str = field(default=PROCEDURAL, metadata={"help": "'procedural' (built in), or a class-folder root, CSV or JSONL manifest of labelled sounds"})
+    library: str = field(default=PROCEDURAL, metadata={"help": "'procedural' (built in), or a class-folder root, CSV or JSONL manifest of labelled sounds; "
+                                                               "several, comma-separated, are pooled (procedural,build/sounds/recorded.jsonl)"})
     audio_dir: Optional[str] = field(default=None, metadata={"help": "where a CSV's files are, if not found beside it"})
     classes: list[str] = field(default_factory=list, metadata={"help": "keep only these classes (empty: all)"})
     test_fraction: float = field(default=0.2, metadata={"help": "share of a user library's files kept for the test split", "range": (0, 1)})
@@ -42,11 +44,8 @@ class SoundConfig:
 @dataclass
 class SoundLibrary:
     labels: list[str]
-    files: dict[str, list[tuple[Path, list[str]]]]  # label -> (file, all its labels); empty for procedural
-
-    @property
-    def procedural(self) -> bool:
-        return not self.files
+    files: dict[str, list[tuple[Path, list[str]]]]  # label -> (file, all its labels)
+    procedural: set[str] = field(default_factory=set)  # labels the built-in library synthesizes
 
     def draw(self, label: str, rng: np.random.Generator, sample_rate: int, num_samples: int) -> tuple[np.ndarray, dict]:
         """A mono sound of class `label`, at most `num_samples` long, and a description of it.
@@ -54,9 +53,10 @@ class SoundLibrary:
         Procedural sounds fill `num_samples`; a recording shorter than that is returned whole
         (its leading and trailing silence trimmed), a longer one as a random excerpt.
         """
-        if self.procedural:
+        files = self.files.get(label, [])
+        if label in self.procedural and (not files or rng.random() < 0.5):
             return sounds.synthesize(label, rng, sample_rate, num_samples), {"library": PROCEDURAL}
-        path, labels = self.files[label][rng.integers(len(self.files[label]))]
+        path, labels = files[rng.integers(len(files))]
         audio, _ = load_audio(path, sample_rate)
         signal = _trim_silence(audio.mean(axis=0))
         if signal.size > num_samples:
@@ -66,14 +66,30 @@ class SoundLibrary:
 
 
 def load_library(config: SoundConfig, split: Literal["train", "test"]) -> SoundLibrary:
-    """Index the configured sounds for one split; errors name the file and what is wrong."""
-    if config.library == PROCEDURAL:
-        labels = list(sounds.CLASSES)
-        unknown = sorted(set(config.classes) - set(labels))
-        if unknown:
-            raise BatError(f"sounds.classes: unknown procedural classes {unknown}; known: {', '.join(labels)}")
-        return SoundLibrary(labels=[c for c in labels if not config.classes or c in config.classes], files={})
-    source = Path(config.library)
+    """Index the configured sounds for one split (several libraries pooled); errors name the file and
+    what is wrong."""
+    parts = [part.strip() for part in config.library.split(",") if part.strip()]
+    if not parts:
+        raise BatError("sounds.library is empty (expected 'procedural', a folder, a .csv or a .jsonl)")
+    procedural: set[str] = set()
+    files: dict[str, list[tuple[Path, list[str]]]] = {}
+    for part in parts:
+        if part == PROCEDURAL:
+            procedural = set(sounds.CLASSES)
+        else:
+            for label, entries in _load_files(Path(part), config, split).items():
+                files.setdefault(label, []).extend(entries)
+    if config.classes:
+        if parts == [PROCEDURAL] and set(config.classes) - procedural:
+            unknown = sorted(set(config.classes) - procedural)
+            raise BatError(f"sounds.classes: unknown procedural classes {unknown}; known: {', '.join(sounds.CLASSES)}")
+        procedural &= set(config.classes)
+    labels = [c for c in sounds.CLASSES if c in procedural] + sorted(set(files) - procedural)
+    return SoundLibrary(labels=labels, files=files, procedural=procedural)
+
+
+def _load_files(source: Path, config: SoundConfig, split: str) -> dict[str, list[tuple[Path, list[str]]]]:
+    """label -> (file, its labels) of one file library, for one split."""
     if source.is_dir():
         entries = _scan_class_folders(source)
     elif source.suffix.lower() == ".csv" and source.is_file():
@@ -84,16 +100,15 @@ def load_library(config: SoundConfig, split: Literal["train", "test"]) -> SoundL
         raise BatError(f"{source}: sound library not found (expected 'procedural', a folder, a .csv or a .jsonl)")
     else:
         raise BatError(f"{source}: not a sound library (expected a folder of class folders, a .csv or a .jsonl)")
-    entries = [e for e in entries if _split_of(e[0], config.test_fraction) == split]
     files: dict[str, list[tuple[Path, list[str]]]] = {}
     for path, labels in entries:
-        if not config.classes or labels[0] in config.classes:
+        if _split_of(path, config.test_fraction) == split and (not config.classes or labels[0] in config.classes):
             files.setdefault(labels[0], []).append((path, labels))
     if not files:
         raise BatError(f"{source}: no sound files for the {split} split" + (f" in classes {config.classes}" if config.classes else ""))
     for path, _ in (item for group in files.values() for item in group):
         _check_readable(path)
-    return SoundLibrary(labels=sorted(files), files=files)
+    return files
 
 
 def _scan_class_folders(root: Path) -> list[tuple[Path, list[str]]]:

@@ -161,14 +161,14 @@ def test_votes_near_the_back_candidate_move_the_front_probability_back():
 
     outputs = outputs_for([("dog", 40.0, 0.0, 2.0), ("rain", 265.0, 0.0, 1.0)], [True, False])
     outputs.azimuth = torch.stack([mirror_peaks(40.0, 0.5), outputs.azimuth[0, 1]])[None]
-    # behind on the slot's cone (lateral angle 40 deg, though 30 deg up), then a vote off the cone
-    outputs.vote_directions = torch.from_numpy(unit_vector(np.array([132.0, 300.0]), np.array([30.0, 0.0]))).float()
+    # behind on the slot's cone (lateral angle 40 deg, though 15 deg up), then a vote off the cone
+    outputs.vote_directions = torch.from_numpy(unit_vector(np.array([138.3, 300.0]), np.array([15.0, 0.0]))).float()
     outputs.votes = torch.tensor([[3.0, 1.0]])
     assert vote_balance(outputs.votes, outputs.vote_directions, np.array([[40.0]]), np.array([[0.0]]))[0, 0] == pytest.approx(-0.75)
     [clip] = decode(outputs, DIMS, LABELS, calibration=(1.0, 10.0, 0.0))
     [source] = clip["sources"]
     assert source["front_probability"] < 0.05 and source["direction"] == "left, behind, above"
-    assert abs(source["azimuth_deg"] - 132.0) < 1.0 and abs(source["elevation_deg"] - 30.0) < 1.0  # moved to the votes near it
+    assert abs(source["azimuth_deg"] - 138.3) < 1.0 and abs(source["elevation_deg"] - 15.0) < 1.0  # moved to the votes near it
     [ignored] = decode(outputs, DIMS, LABELS)[0]["sources"]  # the identity calibration reads the mass alone
     assert abs(ignored["front_probability"] - 0.5) < 0.02 and ignored["direction"] == "left, above"  # neither front nor behind said
 
@@ -179,12 +179,12 @@ def test_votes_near_a_source_move_it_to_their_mean_and_leave_its_side():
 
     directions = torch.from_numpy(unit_vector(np.array([60.0, 70.0, 250.0]), np.array([20.0, 20.0, 0.0]))).float()
     votes = torch.tensor([[2.0, 2.0, 1.0]])
-    azimuth, elevation = refine_with_votes(votes, directions, np.array([[50.0, 240.0]]), np.array([[0.0, 0.0]]))
-    assert great_circle_deg(azimuth[0, 0], elevation[0, 0], 65.0, 20.0) < 1.0  # the two votes within 35 deg
+    azimuth, elevation = refine_with_votes(votes, directions, np.array([[60.0, 240.0]]), np.array([[5.0, 0.0]]))
+    assert great_circle_deg(azimuth[0, 0], elevation[0, 0], 65.0, 20.0) < 1.0  # the two votes within 25 deg
     assert great_circle_deg(azimuth[0, 1], elevation[0, 1], 250.0, 0.0) < 1e-6  # one vote, 20 % of the clip's
     few = torch.tensor([[0.05, 0.0, 1.0]])  # under a tenth of the clip's votes near the first slot: it stays
-    azimuth, elevation = refine_with_votes(few, directions, np.array([[50.0]]), np.array([[0.0]]))
-    assert (azimuth[0, 0], elevation[0, 0]) == (50.0, 0.0)
+    azimuth, elevation = refine_with_votes(few, directions, np.array([[60.0]]), np.array([[5.0]]))
+    assert (azimuth[0, 0], elevation[0, 0]) == (60.0, 5.0)
     assert refine_with_votes(None, None, np.array([[50.0]]), np.array([[0.0]]))[0][0, 0] == 50.0
     # through decode: a source put in front is pulled toward votes that straddle the frontal plane, and stays in front
     outputs = outputs_for([("dog", 80.0, 0.0, 2.0), ("rain", 265.0, 0.0, 1.0)], [True, False])

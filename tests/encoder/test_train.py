@@ -84,6 +84,25 @@ def test_mixed_scenes_use_the_bank_directions_and_change_every_epoch(scenes_dir)
     assert np.array_equal(audio, again) and not np.array_equal(audio, later)
 
 
+def test_mixed_scenes_can_draw_from_another_library_and_the_model_learns_its_classes(scenes_dir, tmp_path):
+    """data.sounds pools recordings into the mixed scenes; their classes join the model's labels."""
+    import soundfile
+
+    (tmp_path / "lib" / "low hum").mkdir(parents=True)
+    for i in range(3):
+        t = np.arange(RATE // 2) / RATE
+        soundfile.write(tmp_path / "lib" / "low hum" / f"{i}.wav", 0.3 * np.sin(2 * np.pi * 120 * (1 + 0.02 * i) * t), RATE)
+    clips, _ = read_clips([scenes_dir])
+    examples = Examples(clips, RATE, RATE, seed=1, banks=[scenes_dir], mixed_per_epoch=40, sounds=str(tmp_path / "lib"))
+    assert examples.mixed_labels() == ["low hum"]
+    heard = {s["label"] for i in range(len(clips), len(clips) + 10) for s in examples[(0, i)][1]}
+    assert heard == {"low hum"}
+    config = tiny_train_config(optim__steps=2, eval_every=2, checkpoint_every=2, data__mixed_per_epoch=8,
+                               data__sounds=f"procedural,{tmp_path / 'lib'}")
+    train(config, [scenes_dir], tmp_path / "run", responses=[scenes_dir], val=[scenes_dir], device="cpu")
+    assert "low hum" in load_model(tmp_path / "run").labels
+
+
 def test_a_clip_longer_than_the_model_is_cropped_and_keeps_only_the_sources_in_the_crop(scenes_dir):
     clips, _ = read_clips([scenes_dir])
     examples = Examples(clips, RATE, RATE // 4, seed=0)
