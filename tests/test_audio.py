@@ -57,3 +57,14 @@ def test_a_truncated_wav_file_is_an_error_not_fewer_samples(tmp_path):
     path.write_bytes(data[:44])  # the header alone
     with pytest.raises(BatError, match="holds 0.000 s"):
         load_audio(path)
+
+
+def test_resampling_with_a_kept_kernel_equals_torchaudio_bit_for_bit():
+    import torch
+    import torchaudio.functional
+
+    signal = np.random.default_rng(3).standard_normal((2, 44100)).astype(np.float32)
+    for rate in (32000, 16000):
+        expected = torchaudio.functional.resample(torch.from_numpy(signal), 44100, rate).numpy()
+        assert np.array_equal(resample(signal, 44100, rate), expected)
+        assert np.array_equal(resample(signal, 44100, rate), expected)  # the second call, with the kernel kept
