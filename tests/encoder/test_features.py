@@ -139,6 +139,24 @@ def kemar_ears(azimuth_deg: float, signal: np.ndarray, delay: int = 0, rate: int
     return np.stack([np.convolve(np.pad(signal, (delay, 0)), channel)[: len(signal)] for channel in ir])
 
 
+def bursts(seed: int) -> np.ndarray:
+    """2 s at 32 kHz: a 3000-sample noise burst every 0.25 s."""
+    rng = np.random.default_rng(seed)
+    signal = np.zeros(64000)
+    for start in range(2000, 60000, 8000):
+        signal[start : start + 3000] = rng.standard_normal(3000) * 0.1
+    return signal
+
+
+def burst_ears(hrtf, azimuth_deg: float, elevation_deg: float, seed: int) -> np.ndarray:
+    """The bursts through the set's nearest measured direction, both ears."""
+    from batcli.geometry import unit_vector
+
+    ir = hrtf.irs[hrtf.nearest(unit_vector(azimuth_deg, elevation_deg))]
+    signal = bursts(seed)
+    return np.stack([np.convolve(signal, channel)[: len(signal)] for channel in ir])
+
+
 def test_direct_cues_tell_a_source_in_front_from_its_mirror_behind():
     """KEMAR at 40 deg left and at 140 deg (the mirror behind): the interaural time difference is the
     same, but the pinna shapes the level difference per linear bin differently."""
@@ -185,19 +203,14 @@ def test_the_hrtf_evidence_peaks_at_the_direction_of_a_source_and_not_at_its_mir
     """Bursts rendered through KEMAR: the grid direction that fits the onsets' interaural spectrum best
     is the source's own, front or back, up or down."""
     from batcli.encoder.features import EVIDENCE_AZIMUTHS, EVIDENCE_ELEVATIONS, DirectCues
-    from batcli.geometry import great_circle_deg, unit_vector
+    from batcli.geometry import great_circle_deg
     from batcli.sim.hrtf import load_hrtf
 
     hrtf = load_hrtf("kemar", 32000)
     cues = DirectCues(256, hrtf)
-    rng = np.random.default_rng(3)
-    signal = np.zeros(64000)
-    for start in range(2000, 60000, 8000):
-        signal[start : start + 3000] = rng.standard_normal(3000) * 0.1
     grid = [(a, e) for a in EVIDENCE_AZIMUTHS for e in EVIDENCE_ELEVATIONS]
     for azimuth, elevation in ((40.0, 5.0), (140.0, 5.0), (300.0, 20.0), (200.0, -25.0)):
-        ir = hrtf.irs[hrtf.nearest(unit_vector(azimuth, elevation))]
-        ears = np.stack([np.convolve(signal, channel)[: len(signal)] for channel in ir])
+        ears = burst_ears(hrtf, azimuth, elevation, seed=3)
         evidence = cues(torch.from_numpy(ears).float()[None], 8)[0, :, 5 * 128 + 1 :]
         assert evidence.shape == (8, len(grid)) and evidence.max() == 1.0 and evidence.min() >= 0.0
         best = grid[int(evidence.mean(0).argmax())]
@@ -214,17 +227,13 @@ def test_the_template_votes_go_to_the_source_in_a_free_field_and_its_side_in_a_r
 
     hrtf = load_hrtf("kemar", 32000)
     cues = DirectCues(256, hrtf)
-    rng = np.random.default_rng(4)
-    signal = np.zeros(64000)
-    for start in range(2000, 60000, 8000):
-        signal[start : start + 3000] = rng.standard_normal(3000) * 0.1
     for azimuth, elevation in ((40.0, 0.0), (140.0, 0.0), (230.0, 20.0)):
-        ir = hrtf.irs[hrtf.nearest(unit_vector(azimuth, elevation))]
-        ears = np.stack([np.convolve(signal, channel)[: len(signal)] for channel in ir])
+        ears = burst_ears(hrtf, azimuth, elevation, seed=4)
         votes = cues.votes(torch.from_numpy(ears).float()[None])[0].numpy()
         source = unit_vector(azimuth, elevation)
         near = cues.vote_directions.numpy() @ source >= np.cos(np.radians(15.0))
         assert votes.shape == (len(hrtf.irs),) and votes[near].sum() > 0.6 * votes.sum()
+    signal = bursts(seed=4)
     echoed = kemar_ears(40.0, signal) + 0.5 * kemar_ears(220.0, signal, delay=96)  # the echo from behind
     votes = cues.votes(torch.from_numpy(echoed).float()[None])[0].numpy()
     in_front = cues.vote_directions.numpy()[:, 0] > 0
