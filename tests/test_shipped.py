@@ -16,6 +16,14 @@ def test_localize_without_a_model_finds_the_siren_on_the_left(bat):
     assert best["direction"].startswith("left")
 
 
+def test_localize_counts_one_source_in_a_room_with_one(bat):
+    """The count decision: a single siren in a reverberant room is one record's one source, not two."""
+    assert len(SCENES["audio/siren-left.wav"]["sources"]) == 1 and SCENES["audio/siren-left.wav"]["room"]["rt60_s"] > 0.1
+    result = bat("localize", EXAMPLES / "audio" / "siren-left.wav", check=True)
+    [record] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(record["sources"]) == 1
+
+
 def test_ask_without_a_model_answers_from_the_recording(bat):
     [siren] = SCENES["audio/siren-left.wav"]["sources"]
     two = SCENES["audio/two-sources.wav"]["sources"]

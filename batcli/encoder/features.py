@@ -36,7 +36,9 @@ how much louder the onsets are than the bin's mean (the direct-to-reverberant ra
 `evidence` (direct, plus the HRTF set's own evidence): per token, how well the pooled interaural
 spectrum fits each direction of a fixed grid, read from an HRTF set's responses (the direction's
 per-bin level differences, and its phase differences below PHASE_HIGH_HZ) as a training-free template
-matcher would; the network learns what to make of the fit, for its own head and others.
+matcher would; the network learns what to make of the fit, for its own head and others. Beside the
+network, DirectCues.votes casts the matcher's own votes over every measured direction of the set, which
+the readout weighs front against back with.
 """
 
 from __future__ import annotations
