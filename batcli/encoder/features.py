@@ -143,8 +143,7 @@ class DirectCues(nn.Module):
     def forward(self, audio: torch.Tensor, tokens: int, pool: int = DIRECT_POOL_TOKENS) -> torch.Tensor:
         """(batch, 2, samples) -> (batch, tokens, size), the statistics pooled over `pool` tokens."""
         left, right, real, imag, plain, onset = self._pooled(audio, tokens, pool)
-        magnitude = torch.sqrt(real.square() + imag.square()).clamp_min(1e-20)
-        ild_db = 10 * torch.log10((left + 1e-20) / (right + 1e-20))
+        ild_db, magnitude = _interaural(left, right, real, imag)
         ild = ild_db / (DYNAMIC_RANGE_DB / 2)
         coherence = (magnitude / torch.sqrt(left * right).clamp_min(1e-20)).clamp(0.0, 1.0) * 2 - 1
         onset_level = 10 * torch.log10(((left + right) / onset + 1e-20) / (plain + 1e-20)) / (DYNAMIC_RANGE_DB / 2)
@@ -152,7 +151,7 @@ class DirectCues(nn.Module):
         strength = torch.log10(onset[:, :1]) / 4  # (batch, 1, tokens): 0 at 1 dB^2, 1 at 10^4 dB^2
         parts = [cues, strength]
         if self.evidence:  # 1 for the token's best-fitting grid direction, 0 for fits EVIDENCE_RANGE or more below it
-            score = self._scores(left, right, real, imag, self.template_ild, self.template_phase)
+            score = self._scores(left + right, ild_db, real, imag, magnitude, self.template_ild, self.template_phase)
             parts.append(((score - score.amax(1, keepdim=True)) / EVIDENCE_RANGE + 1).clamp_min(0.0))
         return torch.cat(parts, dim=1).transpose(1, 2)
 
@@ -164,7 +163,8 @@ class DirectCues(nn.Module):
         calibration errs on 22 % with these votes and on 36 % with the grid's."""
         frames = audio.shape[-1] // (self.n_fft // 2) + 1
         left, right, real, imag, _, onset = self._pooled(audio, max(frames // VOTE_FRAMES, 1), 1)
-        score = self._scores(left, right, real, imag, self.vote_ild, self.vote_phase)  # (batch, directions, blocks)
+        ild_db, magnitude = _interaural(left, right, real, imag)
+        score = self._scores(left + right, ild_db, real, imag, magnitude, self.vote_ild, self.vote_phase)  # (batch, directions, blocks)
         return torch.zeros(score.shape[:2], device=audio.device).scatter_add_(1, score.argmax(1), onset[:, 0])
 
     def _pooled(self, audio: torch.Tensor, tokens: int, pool: int) -> tuple[torch.Tensor, ...]:
@@ -183,21 +183,24 @@ class DirectCues(nn.Module):
         stats = _frame_mean(F.adaptive_avg_pool1d(stats.flatten(1, 2), tokens).reshape(*stats.shape[:3], tokens), pool)
         return stats.unbind(1)
 
-    def _scores(self, left, right, real, imag, template_ild, template_phase) -> torch.Tensor:
+    def _scores(self, both, ild_db, real, imag, magnitude, template_ild, template_phase) -> torch.Tensor:
         """(batch, directions, tokens): how well each token's interaural spectrum fits each template, the
         mean phase agreement below PHASE_HIGH_HZ times PHASE_WEIGHT minus the mean squared level
-        difference error over 2 ILD_SIGMA_DB^2, over the bins that hold sound."""
-        both = left + right
+        difference error over 2 ILD_SIGMA_DB^2, over the bins that hold sound (`both`: the two ears' power)."""
         heard = (both > both.amax(1, keepdim=True) * 10 ** (-HEARD_RANGE_DB / 10)).float()  # (batch, bins, tokens)
         share = heard / heard.sum(1, keepdim=True).clamp_min(1.0)
-        ild = (10 * torch.log10((left + 1e-20) / (right + 1e-20))).clamp(-40.0, 40.0)
+        ild = ild_db.clamp(-40.0, 40.0)
         ild_error = ((share * ild.square()).sum(1)[:, None] - 2 * torch.einsum("bft,gf->bgt", share * ild, template_ild)
                      + torch.einsum("bft,gf->bgt", share, template_ild.square()))
         low = slice(0, self.low_bins)
-        magnitude = torch.sqrt(real[:, low].square() + imag[:, low].square()).clamp_min(1e-20)
-        phase = torch.complex(real[:, low], imag[:, low]) / magnitude * heard[:, low]
+        phase = torch.complex(real[:, low], imag[:, low]) / magnitude[:, low] * heard[:, low]
         agreement = torch.einsum("bft,gf->bgt", phase, template_phase.conj()).real / heard[:, low].sum(1, keepdim=True).clamp_min(1.0)
         return PHASE_WEIGHT * agreement - ild_error / (2 * ILD_SIGMA_DB**2)
+
+
+def _interaural(left: torch.Tensor, right: torch.Tensor, real: torch.Tensor, imag: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Level difference (dB) and cross-spectrum magnitude per bin of pooled powers and cross-spectra."""
+    return 10 * torch.log10((left + 1e-20) / (right + 1e-20)), torch.sqrt(real.square() + imag.square()).clamp_min(1e-20)
 
 
 def evidence_grid() -> tuple[np.ndarray, np.ndarray]:

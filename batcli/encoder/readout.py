@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..geometry import DIRECTION_MARGIN_DEG, direction_words, great_circle_deg, plane_angles, unit_vector, wrap_azimuth
+from ..geometry import DIRECTION_MARGIN_DEG, direction_words, great_circle_deg, plane_angles, to_spherical, unit_vector, wrap_azimuth
 from ..metrics import match_sources
 from .model import EncoderDims, SlotOutputs
 
@@ -245,8 +245,7 @@ def refine_with_votes(votes: torch.Tensor | None, directions: torch.Tensor | Non
     local = weights * near
     mean = local @ vectors  # (batch, slots, 3)
     moved = (local.sum(-1) >= REFINE_SHARE * weights.sum(-1)) & (local.sum(-1) > 0) & (np.linalg.norm(mean, axis=-1) > 1e-9)
-    refined_azimuth = np.mod(np.degrees(np.arctan2(mean[..., 1], mean[..., 0])), 360.0)
-    refined_elevation = np.degrees(np.arctan2(mean[..., 2], np.hypot(mean[..., 0], mean[..., 1])))
+    refined_azimuth, refined_elevation, _ = to_spherical(mean)
     return np.where(moved, refined_azimuth, azimuth), np.where(moved, refined_elevation, elevation)
 
 
