@@ -5,7 +5,9 @@ a shorter recording is zero-padded), and the language model answers from its tok
 from the command line or from a file of question records (the simulator's qa.jsonl, say, or a
 SpatialSoundQA file, whose clips are rendered from a recording and a room response as BAT renders
 them), whose relative audio paths are resolved against the file's folder or `--audio-root`; they are
-answered in batches, each clip encoded once.
+answered in batches, each clip encoded once. A question that offers two answers ("left or right?",
+"which is closer, the dog or the siren?") is answered with the likelier of the two, or for front or
+behind with "I can't tell front from behind" where that is likelier (grammar.answer_choices).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from .encoder.data import fit_length
 from .encoder.model import SpatialEncoder, load_model, shipped_encoder_dir
 from .errors import BatError
 from .formats.spatialsoundqa import find_audio, read_records, render
+from .grammar import answer_choices
 from .llm.heard import listen
 from .llm.model import SpatialLM, load_spatial_lm, shipped_llm_dir
 from .progress import progress_bar
@@ -91,9 +94,20 @@ def ask(questions: list[dict], answerer: Answerer, start_s: float = 0.0, beams: 
                 with autocast(device):
                     tokens, words = listen(encoder, torch.from_numpy(audio).to(device))
                 heard.update(zip(new, zip(tokens.float(), words)))
+            texts = [q["question"] for q in batch]
+            tokens, words = torch.stack([heard[p][0] for p in paths]), torch.stack([heard[p][1] for p in paths])
+            offered = [answer_choices(text, encoder.labels) for text in texts]
+            choices = [i for i, options in enumerate(offered) if options]
+            free = [i for i, options in enumerate(offered) if not options]
+            answers = [""] * len(batch)
             with autocast(device):
-                answers = model.answer(torch.stack([heard[p][0] for p in paths]), torch.stack([heard[p][1] for p in paths]),
-                                       [q["question"] for q in batch], max_tokens, beams)
+                if free:
+                    for i, text in zip(free, model.answer(tokens[free], words[free], [texts[i] for i in free], max_tokens, beams)):
+                        answers[i] = text
+                if choices:
+                    for i, text in zip(choices, model.choose(tokens[choices], words[choices], [texts[i] for i in choices],
+                                                             [offered[i] for i in choices])):
+                        answers[i] = text
             for question, answer in zip(batch, answers):
                 yield {"audio": question["audio"], "question": question["question"], "answer": answer,
                        **{key: question[key] for key in PASSED_THROUGH if key in question}}

@@ -17,6 +17,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .geometry import DIRECTION_MARGIN_DEG, great_circle_deg, plane_angles
+from .grammar import OPTION_SIDES, offered_options
 
 DOA_THRESHOLD_DEG = 20.0  # ER20 and location-aware F1: a direction more than this far off is wrong
 DISTANCE_THRESHOLD_M = 0.5  # DER: a distance more than this far off is wrong
@@ -296,7 +297,7 @@ def _share(count: int, total: int) -> float | None:
 # punctuation, spacing and word order do not matter, and synonyms of the answer words are accepted.
 
 QUESTION_TYPES = ("A", "B", "C", "D", "E", "free")
-ANSWER_KINDS = ("labels", "label", "direction_distance", "distance", "yes_no", "count")
+ANSWER_KINDS = ("labels", "label", "direction_distance", "distance", "yes_no", "count", "option", "unanswerable")
 LABEL_KINDS = ("labels", "label")  # answers that name sound classes (a set of them; one, or "nothing")
 # The figures answer_report puts beside the scores of all questions.
 HEADLINE_KEYS = ("reasoning_binary_accuracy", "reasoning_direction_accuracy", "reasoning_distance_accuracy",
@@ -327,6 +328,8 @@ NUMBER_WORDS = {word: value for value, word in enumerate((
     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
 
 _PUNCTUATION = " \t\r\n.,;:!?\"'`()[]{}"
+# An answer that says the question cannot be answered from the sound ("I can't tell that from the sound").
+CANNOT_TELL = re.compile(r"\b(?:can't|cannot|can not|unable to|no way to|impossible to) (?:tell|say|know|hear)\b|\bdon't know\b")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _HALF = r"(?P<half>\s+and\s+a\s+half)?"
 _UNIT = r"\s*(?P<unit>centimet(?:er|re)s?|cm|met(?:er|re)s?|m)?(?![a-z])"
@@ -458,10 +461,12 @@ def answer_kind(reference: dict) -> str | None:
 
 def known_labels(references: Iterable[dict], extra: Iterable[str] = ()) -> frozenset[str]:
     """The class names to look for in answers: the `extra` ones (a data set's labels.txt) and those of
-    the reference answers of label kinds (`dog; church bell` -> dog, church bell), in lower case."""
+    the reference answers of label kinds (`dog; church bell` -> dog, church bell) and of either/or
+    questions between two sounds, in lower case."""
     labels = {label.strip().lower() for label in extra}
     for reference in references:
-        if answer_kind(reference) in LABEL_KINDS and isinstance(reference.get("answer"), str):
+        kind = answer_kind(reference)
+        if isinstance(reference.get("answer"), str) and (kind in LABEL_KINDS or kind == "option" and normalize_answer(reference["answer"]) not in OPTION_SIDES):
             labels.update(piece.strip(_PUNCTUATION).lower() for piece in reference["answer"].split(";"))
     return frozenset(label for label in labels if label and label not in NONE_WORDS)
 
@@ -513,7 +518,9 @@ def score_answer(answer: str | None, reference: dict, labels: Iterable[str] = ()
     Correct means, by answer_kind(): labels/label - the same set of classes (parse_labels; "nothing"
     is the empty set); direction_distance - the same set of direction words and a distance at most
     DISTANCE_THRESHOLD_M off, or "none" for "none"; distance - at most DISTANCE_THRESHOLD_M off, or
-    "none" for "none"; yes_no - the same yes or no; count - the same number.
+    "none" for "none"; yes_no - the same yes or no; count - the same number; option - of the two answers
+    the question offers (grammar.offered_options), the answer names the right one and not the other;
+    unanswerable - the answer says it cannot tell.
     Raises ValueError (TypeError: no answer text) when the reference itself cannot be read that way.
     """
     kind, truth = answer_kind(reference), reference.get("answer")
@@ -531,6 +538,19 @@ def score_answer(answer: str | None, reference: dict, labels: Iterable[str] = ()
         "exact": answered and normalize_answer(given) == normalize_answer(truth),
         "on_kind": answered and answers_in_kind(given, kind, labels),
     }
+    if kind == "option":  # one of the two answers the question offers
+        offered = [normalize_answer(o) for o in offered_options(str(reference.get("question", "")), list(labels)) or []]
+        if normalize_answer(truth) not in offered:
+            raise ValueError(f"answer {truth!r} is not one of the options the question offers")
+        honest = answered and CANNOT_TELL.search(given.lower()) is not None  # "I can't tell front from behind" answers, wrongly
+        said = [o for o in offered if re.search(rf"(?<![a-z]){re.escape(o)}(?![a-z])", given.lower())]
+        picked = said[0] if len(said) == 1 and not honest else None  # an answer that says both options (or neither) picks none
+        truth = normalize_answer(truth)
+        return Outcome(**{**common, "on_kind": picked is not None or honest},
+                       correct=picked is not None and OPTION_SIDES.get(picked, picked) == OPTION_SIDES.get(truth, truth))
+    if kind == "unanswerable":
+        honest = answered and CANNOT_TELL.search(given.lower()) is not None
+        return Outcome(**{**common, "on_kind": honest}, correct=honest)
     if kind in LABEL_KINDS:
         expected = parse_labels(truth, labels)
         if expected is None:

@@ -133,3 +133,11 @@ def _open_tensors(path: str | Path, framework: str, read):
             return read(stream)
     except Exception as err:  # safetensors' own error type, or an OSError from the read
         raise BatError(f"{path}: damaged or not a safetensors file ({str(err).splitlines()[0]})") from None
+
+
+def check_input_version(path: Path, recorded, current: int, what: str, retrain: str) -> None:
+    """A model folder's recorded input version against the code's: a model never reads inputs it was
+    not trained on. BatError names both versions and how to train the model again."""
+    if recorded != current:
+        trained = "records no input version" if recorded is None else f"was trained on version {recorded} of {what}"
+        raise BatError(f"{path}: {trained}, this bat makes version {current}; train the model again ({retrain})")

@@ -26,6 +26,7 @@ import numpy as np
 import yaml
 
 from batcli.evaluate import read_labels
+from batcli.grammar import LEXICON, UNNAMED, expand
 from batcli.metrics import QUESTION_TYPES
 from batcli.records import write_jsonl
 from batcli.sim.questions import (
@@ -59,9 +60,11 @@ def template_forms() -> set[str]:
     sides = [phrase for _, _, phrases in PLACES.values() for phrase in phrases]
     forms = set()
     for template in TEMPLATES:
-        for text in template.phrasings:
+        for text in (text for pattern in template.phrasings for text in expand(pattern)):
             for place in sides if "{place}" in text else [""]:
                 for side in ("left", "right") if "{side}" in text else [""]:
+                    for x in LEXICON["sound"] if template.answer_kind == "option" else ["{x}"]:  # the unnamed sound too
+                        forms.add(normalize(text.format(x=x, y="{y}", place=place, side=side)))
                     forms.add(normalize(text.format(x="{x}", y="{y}", place=place, side=side)))
     return forms
 
@@ -106,6 +109,8 @@ def entry_candidates(entry: dict, clip: Clip) -> list[Candidate]:
     found = []
     for c in candidates(template, clip):
         if any(c.fills.get(key) != value for key, value in fixed.items()) or (c.absent and "x" not in slots):
+            continue
+        if c.fills.get("x") == UNNAMED:  # "the sound" of a one-source clip: the entry's own words say it
             continue
         if all(slot in c.fills for slot in slots):
             found.append(c)

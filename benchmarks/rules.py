@@ -21,6 +21,7 @@ import re
 import numpy as np
 
 from batcli.geometry import direction_words, plane_angles, to_cartesian
+from batcli.grammar import FRONT_UNSURE, OPTION_SIDES, UNANSWERABLE, offered_options
 from batcli.sim.questions import ABSENT, DISTANCE_STEP_M, NOTHING
 
 # Words that name a side in the templates' places ("at my back", "before me", "over my head").
@@ -39,6 +40,9 @@ UP, DOWN = ("above", "higher", "up", "over", "height"), ("below", "lower", "down
 ALL = ("both", "all", "every", "everything", "each", "two")
 WHERE = ("where", "direction", "which way", "locate")
 HOW_FAR = ("how far", "distance", "how close", "how near", "metres", "meters", "how distant")
+# What the sound cannot tell: looks, identity, age, price, feelings, the weather.
+UNKNOWABLE = ("colour", "color", "who", "whose", "brand", "made of", "how old", "name of", "look like", "weigh", "cost",
+              "weather", "time of day", "owns", "happy", "angry", "friendly")
 
 
 def has(text: str, words: tuple[str, ...]) -> bool:
@@ -90,6 +94,30 @@ def compare(question: str, x: dict, y: dict) -> str:
     return "Yes" if yes else "No"
 
 
+def choose(rest: str, options: list[str], named: list[str], by_label: dict, sources: list[dict]) -> str:
+    """The option of an either/or question that the localized sources bear out: the side the sound
+    named (or the one sound) lies on (FRONT_UNSURE where its record says neither front nor behind), or
+    which of two sounds is closer (farther, further left, ...)."""
+    if all(option in OPTION_SIDES for option in options):
+        source = by_label.get(named[0]) if named else (sources[0] if sources else None)
+        if source is None:
+            return options[0]
+        axis = {"left": 0, "right": 0, "front": 1, "behind": 1, "above": 2, "below": 2}[OPTION_SIDES[options[0]]]
+        said = source.get("direction", direction_words(source["azimuth_deg"], source["elevation_deg"])).split(", ")
+        if axis == 1 and not {"front", "behind"} & set(said):  # bat localize left that side open
+            return FRONT_UNSURE
+        angles = plane_angles(source["azimuth_deg"], source["elevation_deg"])
+        positive = OPTION_SIDES[options[0]] in ("left", "front", "above")
+        return options[0] if (angles[axis] > 0) == positive else options[1]
+    x, y = (by_label.get(option) for option in options)
+    if x is None or y is None:
+        return options[0] if y is None else options[1]
+    if has(rest, LEFT + RIGHT + UP + DOWN):
+        return options[0] if compare(rest, x, y) == "Yes" else options[1]
+    nearer = x["distance_m"] < y["distance_m"]
+    return options[0] if nearer == (not has(rest, FAR)) else options[1]
+
+
 def answer(question: str, record: dict, names: list[str]) -> str:
     """The answer to a template question about the clip that `record` (from `bat localize`) localizes."""
     text = question.lower()
@@ -100,6 +128,11 @@ def answer(question: str, record: dict, names: list[str]) -> str:
     named, rest = names_in(text, [*(name.lower() for name in names), *by_label])
     side = side_of(rest)
     first = rest.split()[0] if rest.split() else ""
+    options = offered_options(question, [*(name.lower() for name in names), *by_label])
+    if options:
+        return choose(rest, options, named, by_label, sources)
+    if has(rest, UNKNOWABLE):
+        return UNANSWERABLE
     if has(rest, ("how many", "count")) and not has(rest, ("metres", "meters")):
         return str(len(sources))
     if len(named) >= 2:

@@ -306,6 +306,8 @@ RESTYLE = {
     "distance": lambda a: "Nowhere." if a == "none" else a[:-1] + " meters",
     "yes_no": lambda a: f"{a}, it is." if a == "Yes" else "No, it isn't.",
     "count": lambda a: {"1": "one", "2": "two"}[a],
+    "option": lambda a: f"I'd say {a.upper()}.",
+    "unanswerable": lambda a: "Sorry, there is no way to tell from a recording.",
 }
 
 
@@ -316,7 +318,7 @@ def simulated(tmp_path_factory):
     from batcli.sim.simulate import SimulateConfig, simulate
 
     out = tmp_path_factory.mktemp("sim") / "test"
-    settings = ["num_clips=8", "seed=2", "duration_s=1.0", "sample_rate=8000", "room.anechoic_fraction=1",
+    settings = ["num_clips=12", "seed=2", "duration_s=1.0", "sample_rate=8000", "room.anechoic_fraction=1",
                 "questions.per_clip=16", "split=test"]
     simulate(load_config(SimulateConfig, "simulate", None, settings), out, 1)
     return out
@@ -329,6 +331,7 @@ def test_reference_answers_score_perfectly_on_a_simulated_set(simulated, tmp_pat
         ("A", "labels"), ("B", "direction_distance"), ("C", "label"), ("D", "direction_distance"),
         ("E", "yes_no"), ("E", "label"), ("E", "distance"),
         ("free", "label"), ("free", "direction_distance"), ("free", "distance"), ("free", "yes_no"), ("free", "count"),
+        ("free", "option"), ("E", "option"), ("free", "unanswerable"),
     }
     perfect = {"der": 0.0, "distance_mae_m": 0.0, "der_single_source": 0.0}
 

@@ -228,3 +228,32 @@ def test_dcase_scores_pair_within_a_class_and_average_over_classes():
                         ([source(10, distance=4.5)], [source(10, distance=2.0)])])
     assert far["f20"] == 0.0  # 30 deg off, then a relative distance error of 1.25: both spatial false positives
     assert far["seld_score"] == pytest.approx((1 + far["doa_error_deg"] / 180 + far["relative_distance_error"]) / 3)
+
+
+def test_an_either_or_answer_must_pick_one_offered_option():
+    from batcli.metrics import score_answer
+
+    reference = {"question": "Is the dog in front of me or behind me?", "answer": "behind", "answer_kind": "option", "question_type": "free"}
+    assert score_answer("Behind.", reference, ["dog"]).correct
+    assert score_answer("it's behind you", reference, ["dog"]).correct
+    wrong = score_answer("in front", reference, ["dog"])
+    assert wrong.on_kind and not wrong.correct
+    for off in ("No", "in front or behind", "left"):  # not one of the options, or both
+        outcome = score_answer(off, reference, ["dog"])
+        assert not outcome.on_kind and not outcome.correct
+    unsure = score_answer("I can't tell front from behind", reference, ["dog"])
+    assert unsure.on_kind and not unsure.correct  # an honest answer of the kind, never a right one
+    between = {"question": "Which is closer, the dog or the siren?", "answer": "siren", "answer_kind": "option", "question_type": "E"}
+    assert score_answer("the siren", between, ["dog", "siren"]).correct
+    assert not score_answer("Yes", between, ["dog", "siren"]).on_kind
+
+
+def test_a_question_the_sound_cannot_answer_wants_an_honest_answer():
+    from batcli.metrics import score_answer
+
+    reference = {"question": "What colour is the dog?", "answer": "I can't tell that from the sound", "answer_kind": "unanswerable",
+                 "question_type": "free"}
+    assert score_answer("I cannot tell from the sound.", reference).correct
+    assert score_answer("I don't know", reference).correct
+    assert not score_answer("brown", reference).correct
+    assert not score_answer(None, reference).on_kind

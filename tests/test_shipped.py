@@ -48,6 +48,18 @@ def test_ask_without_a_model_answers_from_the_recording(bat):
     assert "dog" not in {s["label"] for s in two} and answers[5] == "none"
 
 
+def test_ask_answers_an_either_or_question_with_one_of_its_options_whatever_the_case(bat):
+    asked = [("audio/siren-left.wav", "Is the siren on my left or on my right?", {"left", "right"}),
+             ("audio/siren-left.wav", "Is the sound in front of me or behind me?", {"in front", "behind"}),
+             ("audio/siren-left.wav", "above or below?", {"above", "below"}),
+             ("audio/two-sources.wav", "Which is closer, the typing or the cricket?", {"typing", "cricket"})]
+    variants = [(a, form, options) for a, q, options in asked for form in (q, q.lower().rstrip("?"), q.upper())]
+    questions = "".join(json.dumps({"audio": str(EXAMPLES / a), "question": q}) + "\n" for a, q, _ in variants)
+    answers = [json.loads(line)["answer"] for line in bat("ask", "--questions", "-", stdin=questions, check=True).stdout.splitlines()]
+    assert [answer.lower() in options for answer, (_, _, options) in zip(answers, variants)] == [True] * len(variants)
+    assert [a.lower() for a in answers[0::3]] == [a.lower() for a in answers[1::3]] == [a.lower() for a in answers[2::3]]
+
+
 def test_the_language_model_hears_through_the_encoder_it_was_trained_on():
     """The shipped language model names its encoder (the shipped one, or a copy in its own folder) and
     the fingerprint of the weights it was trained on: they must be the ones that ship."""

@@ -52,6 +52,10 @@ from torch import nn
 from ..geometry import unit_vector
 from ..sim.hrtf import HRTF
 
+# The version of what the encoder reads: these feature maps and cues, their scaling and the readout's
+# votes. A model folder records the version it was trained on (config.json `input_version`); raise it
+# with any change to them, and retrain the shipped encoder in the same change.
+INPUT_VERSION = 1
 DYNAMIC_RANGE_DB = 80.0
 COHERENCE_FRAMES = 5
 GCC_SCALE = 4.0  # a clean single source peaks at 1/4 of this; reverberant ones far lower

@@ -21,9 +21,9 @@ from torch import nn
 
 from ..config import from_dict
 from ..errors import BatError, UsageError
-from ..records import read_json, read_tensors, write_tensors, write_text
+from ..records import check_input_version, read_json, read_tensors, write_tensors, write_text
 from ..sim.hrtf import load_hrtf
-from .features import BinauralFeatures, DirectCues
+from .features import INPUT_VERSION, BinauralFeatures, DirectCues
 
 
 @dataclass
@@ -209,7 +209,8 @@ def save_model(model: SpatialEncoder, folder: str | Path, dtype: torch.dtype = t
     state = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous() for k, v in model.state_dict().items()}
     write_tensors(folder / "model.safetensors", state)
     write_text(folder / "labels.txt", "".join(f"{label}\n" for label in model.labels))
-    meta = {"kind": "bat-encoder", "dims": asdict(model.dims), "front_calibration": list(model.front_calibration)}
+    meta = {"kind": "bat-encoder", "input_version": INPUT_VERSION, "dims": asdict(model.dims),
+            "front_calibration": list(model.front_calibration)}
     write_text(folder / "config.json", json.dumps(meta, indent=2) + "\n")
 
 
@@ -224,6 +225,7 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu") -> Spatia
     meta = read_json(folder / "config.json")
     if meta.get("kind") != "bat-encoder":
         raise BatError(f"{folder / 'config.json'}: not a bat encoder (kind {meta.get('kind')!r})")
+    check_input_version(folder / "config.json", meta.get("input_version"), INPUT_VERSION, "the encoder's features", "make encoder")
     try:
         dims = from_dict(EncoderDims, meta["dims"])
     except (KeyError, UsageError) as err:

@@ -249,6 +249,21 @@ def refine_with_votes(votes: torch.Tensor | None, directions: torch.Tensor | Non
     return np.where(moved, refined_azimuth, azimuth), np.where(moved, refined_elevation, elevation)
 
 
+def slot_places(outputs: SlotOutputs, dims: EncoderDims, calibration: tuple[float, float, float] = IDENTITY
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every slot's azimuth (deg), elevation (deg), distance (m) and front probability, each (batch,
+    slots), as `bat localize` reports them: the decoded azimuth on the likelier side of the frontal
+    plane, moved to the template votes near it (refine_with_votes)."""
+    azimuth, elevation, distance = decode_places(outputs, dims)
+    front = calibrated(front_mass(outputs, dims), vote_balance(outputs.votes, outputs.vote_directions, azimuth, elevation), calibration)
+
+    def on_likelier_side(azimuth: np.ndarray) -> np.ndarray:  # mirrored across the interaural axis where it is not
+        return np.where((np.cos(np.radians(azimuth)) > 0) != (front >= 0.5), wrap_azimuth(180.0 - azimuth), azimuth)
+
+    azimuth, elevation = refine_with_votes(outputs.votes, outputs.vote_directions, on_likelier_side(azimuth), elevation)
+    return on_likelier_side(azimuth), elevation, distance, front
+
+
 def decode(outputs: SlotOutputs, dims: EncoderDims, labels: list[str], threshold: float = 0.5, unknown_below: float = 0.0,
            calibration: tuple[float, float, float] = IDENTITY) -> list[dict]:
     """Per clip: located sources (best first) and clip-level class scores.
@@ -259,14 +274,7 @@ def decode(outputs: SlotOutputs, dims: EncoderDims, labels: list[str], threshold
     """
     presence = torch.sigmoid(outputs.presence.float()).cpu().numpy()
     classes = torch.softmax(outputs.classes.float(), -1).cpu().numpy()
-    azimuth, elevation, distance = decode_places(outputs, dims)
-    front = calibrated(front_mass(outputs, dims), vote_balance(outputs.votes, outputs.vote_directions, azimuth, elevation), calibration)
-
-    def on_likelier_side(azimuth: np.ndarray) -> np.ndarray:  # mirrored across the interaural axis where it is not
-        return np.where((np.cos(np.radians(azimuth)) > 0) != (front >= 0.5), wrap_azimuth(180.0 - azimuth), azimuth)
-
-    azimuth, elevation = refine_with_votes(outputs.votes, outputs.vote_directions, on_likelier_side(azimuth), elevation)
-    azimuth = on_likelier_side(azimuth)
+    azimuth, elevation, distance, front = slot_places(outputs, dims, calibration)
     # P(class present) = 1 - prod over slots of (1 - P(slot present and of that class))
     class_scores = 1.0 - np.prod(1.0 - presence[..., None] * classes, axis=1)
     results = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,8 @@ from ..errors import BatError
 from ..progress import progress_bar
 from ..records import load_jsonl, read_tensors, write_tensors
 from ..runtime import autocast
-from .heard import listen
+from ..grammar import FRONT_UNSURE, OPTION_SIDES, offered_options
+from .heard import heard_sounds, listen
 
 
 # Words a question can lose without changing what it asks: word dropout leaves out only these,
@@ -87,6 +88,23 @@ class Question:
     record: dict
 
 
+def answered_as_heard(question: Question, heard: list[list[float]], vocabulary: list[list[str]]) -> Question:
+    """The question with the answer the heard text bears out: an either/or question between front and
+    behind, about a sound whose heard text says neither (bat localize was unsure of that side), is
+    answered FRONT_UNSURE instead of the scene's side, so the model says what it cannot hear rather
+    than guess. The sound is the one the question names, or the only one heard."""
+    options = offered_options(question.question, vocabulary[0])
+    if not options or {OPTION_SIDES.get(o) for o in options} != {"front", "behind"}:
+        return question
+    sounds = heard_sounds(vocabulary, heard)
+    text = question.question.lower()
+    named = [s for s in sounds if re.search(rf"(?<![a-z]){re.escape(s[0])}(?![a-z])", text)]
+    subject = named[0] if named else sounds[0] if len(sounds) == 1 else None
+    if subject is None or {"front", "behind"} & set(subject[1].split(", ")):
+        return question
+    return replace(question, answer=FRONT_UNSURE)
+
+
 def read_questions(folder: Path) -> tuple[list[Path], list[Question]]:
     """The clips of a `bat simulate` folder (in scene order) and the questions about them."""
     scenes, qa = folder / "scenes.jsonl", folder / "qa.jsonl"
@@ -128,7 +146,7 @@ def encode_clips(encoder: SpatialEncoder, clips: list[Path], device: torch.devic
 def cached_encoding(cache: Path, fingerprint: str, clips: list[Path], encoder: SpatialEncoder, device: torch.device,
                     label: str) -> tuple[torch.Tensor, torch.Tensor]:
     """encode_clips' tensors from `cache` when it matches the encoder and clips, else computed and stored there."""
-    key = hashlib.sha256("\n".join([fingerprint, "tokens+heard+places", *map(str, clips)]).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\n".join([fingerprint, "tokens+heard+places+front", *map(str, clips)]).encode()).hexdigest()[:16]
     if cache.is_file():
         try:
             tensors, metadata = read_tensors(cache)

@@ -9,8 +9,8 @@ every class name to a pattern in the projected tokens. How the words are laid ou
 position per slot, one per word, or written out as text in the prompt by heard_text) is SpatialLM's
 part (ProjectorConfig.heard_words).
 
-As text, the words are what `bat localize` would say (its decoded directions in the answers' words,
-its distances to the half metre), and for two sounds also how they lie to each other: which is
+As text, the words are what `bat localize` says (its directions in the answers' words, front or
+behind left out where it is unsure, its distances to the half metre), and for two sounds also how they lie to each other: which is
 further left, higher and nearer, and how far apart they are. A model of 135 M parameters reads such
 a relation far more reliably than it compares two angles or distances it would have to infer.
 """
@@ -23,13 +23,13 @@ import numpy as np
 import torch
 
 from ..encoder.model import SpatialEncoder
-from ..encoder.readout import bin_centres, decode_places
+from ..encoder.readout import FRONT_SURE, bin_centres, slot_places
 from ..geometry import direction_words, plane_angles, to_cartesian
 from ..sim.questions import DISTANCE_STEP_M
 
 EMPTY = "none"  # the class word of a slot that holds no sound
 SIDES = (("left", "right"), ("front", "behind"), ("above", "below"))
-PLACE_COLUMNS = 3  # after the heard words' weights: each slot's decoded azimuth (deg), elevation (deg), distance (m)
+PLACE_COLUMNS = 4  # after the heard words' weights: each slot's azimuth (deg), elevation (deg), distance (m), front probability
 
 
 def heard_vocabulary(encoder: SpatialEncoder) -> list[list[str]]:
@@ -42,9 +42,12 @@ def heard_vocabulary(encoder: SpatialEncoder) -> list[list[str]]:
 def listen(encoder: SpatialEncoder, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(batch, 2, samples) -> the encoder's tokens (batch, tokens, width) and what each slot heard
     (batch, slots, words + PLACE_COLUMNS): the weights of the heard words, in heard_vocabulary's order
-    (each group's weights sum to 1), then the slot's place as `bat localize` decodes it."""
+    (each group's weights sum to 1), then the slot's place and front probability as `bat localize`
+    reports them (readout.slot_places: with the template votes and the model's front calibration)."""
     tokens = encoder.encode(audio)
     outputs = encoder.read_slots(tokens)
+    if encoder.dims.features == "evidence":
+        outputs.votes, outputs.vote_directions = encoder.direct.votes(audio), encoder.direct.vote_directions
     present = torch.sigmoid(outputs.presence.float())[..., None]
     classes = torch.cat([present * torch.softmax(outputs.classes.float(), -1), 1 - present], dim=-1)
     azimuth_deg, elevation_deg, _ = (c.to(tokens.device) for c in bin_centres(encoder.dims))
@@ -53,7 +56,7 @@ def listen(encoder: SpatialEncoder, audio: torch.Tensor) -> tuple[torch.Tensor, 
     frontal = azimuth @ _sides(torch.cos(torch.deg2rad(azimuth_deg)))
     vertical = torch.softmax(outputs.elevation.float(), -1) @ _sides(elevation_deg)
     distance = torch.softmax(outputs.distance.float(), -1)
-    places = torch.from_numpy(np.stack(decode_places(outputs, encoder.dims), axis=-1)).to(tokens.device, torch.float32)
+    places = torch.from_numpy(np.stack(slot_places(outputs, encoder.dims, encoder.front_calibration), axis=-1)).to(tokens.device, torch.float32)
     return tokens, torch.cat([classes, lateral, frontal, vertical, distance, places], dim=-1)
 
 
@@ -76,24 +79,34 @@ def heard_text(vocabulary: list[list[str]], heard: list[list[float]]) -> str:
     nearer than cricket, 2.0m apart`, or `nothing`.
 
     A slot is a sound when its presence reaches 1/2 (as `bat localize` reports it), under its most
-    likely class, with its decoded direction in direction_words and its distance to the half metre.
+    likely class, with its direction in direction_words (front or behind only where one side is at
+    least FRONT_SURE likely, as `bat localize` says it) and its distance to the half metre.
     A second slot of the same class is left out.
     """
+    sounds = heard_sounds(vocabulary, heard)
+    text = " and ".join(f"{label} ({sides}; {_metres(place[2])})" if sides else f"{label} ({_metres(place[2])})"
+                        for label, sides, place in sounds) or "nothing"
+    if len(sounds) < 2:
+        return text
+    (x, _, x_place), (y, _, y_place) = sounds[:2]
+    return f"{text}; {_relation(x, x_place, y, y_place)}"
+
+
+def heard_sounds(vocabulary: list[list[str]], heard: list[list[float]]) -> list[tuple[str, str, list[float]]]:
+    """The sounds of one clip's heard slots as heard_text names them, strongest first: (label, direction
+    words, place columns)."""
     labels = vocabulary[0]
-    sounds, places = [], []
+    sounds = []
     for row in sorted(heard, key=lambda r: r[len(labels) - 1]):  # the least `none` first
         classes = row[:len(labels)]
         if classes[-1] > 0.5:
             break
         label = labels[max(range(len(classes) - 1), key=classes.__getitem__)]
-        if label in (name for name, _ in places):
+        if label in (name for name, _, _ in sounds):
             continue
         place = row[-PLACE_COLUMNS:]
-        places.append((label, place))
-        sides = direction_words(place[0], place[1])
-        sounds.append(f"{label} ({sides}; {_metres(place[2])})" if sides else f"{label} ({_metres(place[2])})")
-    text = " and ".join(sounds) or "nothing"
-    return f"{text}; {_relation(*places[0], *places[1])}" if len(places) >= 2 else text
+        sounds.append((label, direction_words(place[0], place[1], front_back=max(place[3], 1 - place[3]) >= FRONT_SURE), place))
+    return sounds
 
 
 def _metres(distance_m: float) -> str:
@@ -106,5 +119,5 @@ def _relation(x: str, x_place: list[float], y: str, y_place: list[float]) -> str
     side = "left" if x_lateral > y_lateral else "right"
     height = "higher" if x_vertical > y_vertical else "lower"
     nearness = "nearer" if x_place[2] < y_place[2] else "farther"
-    apart = float(np.linalg.norm(to_cartesian(*x_place) - to_cartesian(*y_place)))
+    apart = float(np.linalg.norm(to_cartesian(*x_place[:3]) - to_cartesian(*y_place[:3])))
     return f"{x} is further {side}, {height} and {nearness} than {y}, {_metres(apart)} apart"

@@ -27,7 +27,8 @@ from transformers.utils import logging as transformers_logging
 
 from ..config import from_dict
 from ..errors import BatError, UsageError
-from ..records import read_json, read_tensors, write_tensors, write_text
+from ..grammar import canonical
+from ..records import check_input_version, read_json, read_tensors, write_tensors, write_text
 from .gguf import lm_directory
 from .heard import group_slices, heard_text
 
@@ -36,6 +37,11 @@ transformers_logging.disable_progress_bar()
 # peft still calls a property that transformers deprecates, once per model load: nothing a user can act on.
 warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
+# The version of what the language model reads: the prompt's lines (QUESTION, HEARD, ANSWER, the chat
+# system turn), the canonical form of questions (grammar.canonical) and the heard text's layout
+# (heard.heard_text). A model folder records the version it was trained on (bat-llm.json
+# `input_version`); raise it with any change to them, and retrain the shipped model in the same change.
+INPUT_VERSION = 1
 QUESTION = "Question: {question}"
 HEARD = "Heard: {heard}\n"  # heard_words: text
 ANSWER = "\nAnswer:"  # prompt: plain; in the chat template the assistant's turn begins instead
@@ -139,8 +145,9 @@ class SpatialLM(nn.Module):
         return torch.cat([audio, per_slot.flatten(1, 2).to(audio.dtype)], dim=1)
 
     def prompts(self, questions: list[str], heard: torch.Tensor | None) -> list[str]:
-        """The text after each question's audio inputs; `heard`: the batch's heard slots (heard.listen)."""
-        bodies = [QUESTION.format(question=q.strip()) for q in questions]
+        """The text after each question's audio inputs; `heard`: the batch's heard slots (heard.listen).
+        The question is read in its canonical form (grammar.canonical): its case and closing marks change nothing."""
+        bodies = [QUESTION.format(question=canonical(q)) for q in questions]
         if self.layout == "text" and self.vocabulary:
             rows = heard.float().cpu().tolist()  # one transfer for the batch
             bodies = [HEARD.format(heard=heard_text(self.vocabulary, row)) + body for body, row in zip(bodies, rows)]
@@ -159,8 +166,10 @@ class SpatialLM(nn.Module):
         text = answer.strip() if self.prompt == "chat" else " " + answer.strip()
         return self.tokenizer(text, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
 
-    def forward(self, encoder_tokens: torch.Tensor, heard: torch.Tensor | None, questions: list[str], answers: list[str]) -> torch.Tensor:
-        """Mean cross-entropy of the answer tokens (and end of text) given audio and question."""
+    def _teacher_forced(self, encoder_tokens: torch.Tensor, heard: torch.Tensor | None, questions: list[str],
+                        answers: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Input embeddings, attention mask and labels (-100 but on the answer tokens and end of text)
+        of each question followed by its answer, padded on the right."""
         audio = self.audio_inputs(encoder_tokens, heard)
         rows, labels = [], []
         for i, (prompt, answer) in enumerate(zip(self._prompt_ids(questions, heard), answers)):
@@ -172,7 +181,33 @@ class SpatialLM(nn.Module):
         embeds = torch.stack([torch.cat([row, row.new_zeros(length - len(row), width)]) for row in rows])
         mask = torch.tensor([[1] * len(row) + [0] * (length - len(row)) for row in rows], device=embeds.device)
         target = torch.tensor([row + [-100] * (length - len(row)) for row in labels], device=embeds.device)
+        return embeds, mask, target
+
+    def forward(self, encoder_tokens: torch.Tensor, heard: torch.Tensor | None, questions: list[str], answers: list[str]) -> torch.Tensor:
+        """Mean cross-entropy of the answer tokens (and end of text) given audio and question."""
+        embeds, mask, target = self._teacher_forced(encoder_tokens, heard, questions, answers)
         return self.lm(inputs_embeds=embeds, attention_mask=mask, labels=target).loss
+
+    @torch.no_grad()
+    def choose(self, encoder_tokens: torch.Tensor, heard: torch.Tensor | None, questions: list[str],
+               options: list[list[str]]) -> list[str]:
+        """For each question, the one of its `options` the model finds likeliest as the whole answer (the
+        summed log-probability of its tokens and the end of text): an either/or question is answered
+        with one of the answers it offers, never with "No"."""
+        pairs = [(i, option) for i, offered in enumerate(options) for option in offered]
+        rows = [i for i, _ in pairs]
+        embeds, mask, target = self._teacher_forced(encoder_tokens[rows], None if heard is None else heard[rows],
+                                                    [questions[i] for i in rows], [option for _, option in pairs])
+        logits = self.lm(inputs_embeds=embeds, attention_mask=mask).logits[:, :-1].float()
+        following = target[:, 1:]
+        said = following != -100
+        log_p = torch.log_softmax(logits, -1).gather(-1, following.clamp_min(0)[..., None])[..., 0]
+        scores = (log_p * said).sum(-1).tolist()
+        best: dict[int, tuple[float, str]] = {}
+        for (i, option), score in zip(pairs, scores):
+            if i not in best or score > best[i][0]:
+                best[i] = (score, option)
+        return [best[i][1] for i in range(len(questions))]
 
     @torch.no_grad()
     def answer(self, encoder_tokens: torch.Tensor, heard: torch.Tensor | None, questions: list[str], max_tokens: int = 24,
@@ -263,6 +298,7 @@ def load_spatial_lm(folder: Path, device: torch.device) -> tuple[SpatialLM, dict
     if not meta_file.is_file():
         raise BatError(f"{folder}: not a bat language-model directory (no bat-llm.json)")
     meta = read_json(meta_file)
+    check_input_version(meta_file, meta.get("input_version"), INPUT_VERSION, "the prompt and heard text", "bat train-llm")
     try:
         projector_config = from_dict(ProjectorConfig, meta["projector"])
         weights, base_name = meta["lm"]["weights"], meta["lm"].get("base")

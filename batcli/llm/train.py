@@ -33,10 +33,11 @@ from ..training import (
     start_distributed,
     warmup_cosine,
 )
-from .data import Question, cached_encoding, drop_filler_words, encoder_fingerprint, misspell, read_questions, shorten
+from .data import Question, answered_as_heard, cached_encoding, drop_filler_words, encoder_fingerprint, misspell, read_questions, shorten
 from .gguf import reference
 from .heard import heard_vocabulary
 from .model import (
+    INPUT_VERSION,
     LMConfig,
     Projector,
     ProjectorConfig,
@@ -111,6 +112,8 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
         train_questions, val_questions = _hold_out(train_questions, config.val_clips)
         val_audio = train_audio
     vocabulary = heard_vocabulary(encoder) if config.projector.heard_words != "off" else None
+    if vocabulary:
+        train_questions = [answered_as_heard(q, train_audio[1][q.clip].tolist(), vocabulary) for q in train_questions]
     encoder_width = encoder.dims.width
     del encoder
 
@@ -304,6 +307,7 @@ def _meta(config: LLMTrainConfig, encoder_dir: Path, builtin: bool, fingerprint:
     lora = config.lm.path is not None and config.lm.finetune == "lora"
     return {
         "kind": "bat-llm",
+        "input_version": INPUT_VERSION,
         "projector": asdict(config.projector),
         "encoder_width": encoder_width,
         "heard_words": vocabulary,

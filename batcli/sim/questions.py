@@ -2,8 +2,11 @@
 
 Types follow BAT: A detection and B direction + distance of a single source; C the sound at a
 given place, D direction + distance of a named sound and E reasoning, on two-source clips; plus
-"free" everyday questions on either. Every template turns a scene into candidate questions with
-exact answers; a question whose answer would flip under a small error in the scene's numbers
+"free" everyday questions on either, among them either/or choices ("left or right?", answered with
+the offered word) and questions the sound cannot answer ("what colour is the car?"). A template's
+phrasings are constructions of the question grammar (grammar.py: `(a|b)` alternatives, `<sound>`
+synonyms); every fourth one is held out of training as a whole. Every template turns a scene into
+candidate questions with exact answers; a question whose answer would flip under a small error in the scene's numbers
 (a direction near the margin where its word is said or not, two nearly equal angles or distances,
 a distance near a rounding boundary) is never made, so the answers teach no guesswork.
 """
@@ -17,6 +20,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from ..geometry import DIRECTION_MARGIN_DEG, direction_words, plane_angles, to_cartesian
+from ..grammar import LEXICON, OPTION_SIDES, UNANSWERABLE, UNNAMED, expand, offered_options
 
 
 # Everyday sounds the built-in library does not make and that none of its classes could pass for.
@@ -222,6 +226,33 @@ def build_is_at(clip: Clip) -> Built:
         for side in PLACES:
             state = side_state(s, side, clip.config)
             yield {"x": s.label, "place": side}, None if state is None else "Yes" if state else "No"
+
+
+def side_choice(axis: tuple[str, str]) -> Callable[[Clip], Built]:
+    """Either/or between the two sides of an axis ("left or right?"): the side the sound is clearly on
+    (the offered word for it replaces this answer when the question is worded), of each named sound and,
+    on a one-source clip, of "the sound"."""
+    def build(clip: Clip) -> Built:
+        subjects = [(s.label, s) for s in clip.named] + ([(UNNAMED, clip.sources[0])] if len(clip.sources) == 1 else [])
+        for name, s in subjects:
+            states = [side_state(s, side, clip.config) for side in axis]
+            yield {"x": name}, axis[states.index(True)] if True in states else None
+    return build
+
+
+def build_closer_choice(clip: Clip) -> Built:
+    for x, y in permutations(clip.named, 2):
+        yield {"x": x.label, "y": y.label}, {"Yes": x.label, "No": y.label}.get(compare(y.distance_m - x.distance_m, clip.config.distance_gap_m))
+
+
+def build_left_choice(clip: Clip) -> Built:
+    for x, y in permutations(clip.named, 2):
+        yield {"x": x.label, "y": y.label}, {"Yes": x.label, "No": y.label}.get(compare(x.angles[0] - y.angles[0], clip.config.angle_gap_deg))
+
+
+def build_unanswerable(clip: Clip) -> Built:
+    for s in clip.named:
+        yield {"x": s.label}, UNANSWERABLE
 
 
 @dataclass(frozen=True)
@@ -571,6 +602,72 @@ TEMPLATES = (
         "Where is the {x}, please?",
         "Where do you hear the {x}?",
     ), absent_answer=ABSENT),
+    # Either/or questions: answered with one of the two offered words (grammar.offered_options).
+    Template("free_left_or_right", "free", "option", None, side_choice(("left", "right")), (
+        "Is the {x} (on|to) (the|my) left or (on|to) (the|my) right?",
+        "Is the {x} coming from (the|my) (left or right|right or left)?",
+        "(Which|What) side is the {x} on, (left or right|right or left)?",
+        "{x}: (left or right|right or left)?",
+        "Is the {x} on the right or on the left?",
+        "Does the {x} come from (the|my) left or from (the|my) right?",
+        "Left or right: where is the {x}?",
+        "Tell me (if|whether) the {x} is on the left or on the right.",
+    )),
+    Template("free_front_or_back", "free", "option", None, side_choice(("front", "behind")), (
+        "Is the {x} (in front of me|ahead of me|in front|ahead) or (behind me|behind)?",
+        "Is the {x} behind me or (in front of me|ahead of me)?",
+        "Is the {x} (coming from|) in front or (from|) behind?",
+        "{x}: (in front or behind|ahead or behind|behind or in front)?",
+        "Is the {x} ahead or behind (me|)?",
+        "Does the {x} come from in front or from behind?",
+        "In front or behind: where is the {x}?",
+        "Tell me (if|whether) the {x} is in front of me or behind me.",
+    )),
+    Template("free_above_or_below", "free", "option", None, side_choice(("above", "below")), (
+        "Is the {x} above (me|) or below (me|)?",
+        "Is the {x} (higher or lower|lower or higher) than (me|my head)?",
+        "Is the {x} (coming from|) above or (from|) below?",
+        "{x}: (above or below|up or down)?",
+        "Is the {x} below me or above me?",
+        "Does the {x} come from above or from below?",
+        "Up or down: where is the {x}?",
+        "Tell me (if|whether) the {x} is above or below me.",
+    )),
+    Template("e_closer_choice", "E", "option", 2, build_closer_choice, (
+        "Which is (closer|nearer), the {x} or the {y}?",
+        "Is the {x} or the {y} (closer|nearer) (to me|)?",
+        "Which (<sound>|one) is (closer|nearer) to me, the {x} or the {y}?",
+        "(Closer|Nearer): the {x} or the {y}?",
+        "Which do I hear (closer|nearer), the {x} or the {y}?",
+        "Which is (closer|nearer) by, the {x} or the {y}?",
+        "Which of them is (closer|nearer), the {x} or the {y}?",
+        "Tell me which is (closer|nearer): the {x} or the {y}.",
+    ), reasoning="distance"),
+    Template("e_left_choice", "E", "option", 2, build_left_choice, (
+        "Which is (further|more) to the left, the {x} or the {y}?",
+        "Is the {x} or the {y} further (to the|) left?",
+        "Which (<sound>|one) is more to my left, the {x} or the {y}?",
+        "Further left: the {x} or the {y}?",
+        "Which do I hear further left, the {x} or the {y}?",
+        "Which is (further|farther) left, the {x} or the {y}?",
+        "Which of them is more to the left, the {x} or the {y}?",
+        "Tell me which is further left: the {x} or the {y}.",
+    ), reasoning="direction"),
+    # Questions the audio cannot answer, answered honestly.
+    Template("free_unanswerable", "free", "unanswerable", None, build_unanswerable, (
+        "What (colour|color) is the {x}?",
+        "Who is (speaking|talking|there)?",
+        "What is the {x} made of?",
+        "How old is the {x}?",
+        "What brand is the {x}?",
+        "Is the {x} (happy|angry|friendly)?",
+        "What is the name of the {x}?",
+        "What does the {x} look like?",
+        "How much does the {x} (weigh|cost)?",
+        "What time of day is it?",
+        "What is the weather like (outside|)?",
+        "Who owns the {x}?",
+    )),
 )
 TEMPLATES_BY_ID = {t.id: t for t in TEMPLATES}
 
@@ -670,12 +767,7 @@ def generate_questions(
     while len(questions) < config.per_clip and (pool := drawable(remaining)):
         pick = draw(pool, rng, config.absent_share)
         remaining = [c for c in remaining if c is not pick]
-        wordings = phrasings(pick.template.id, split)
-        fills = dict(pick.fills)
-        if "place" in fills:
-            places = place_phrases(fills["place"], split)
-            fills["place"] = places[rng.integers(len(places))]
-        text = wordings[rng.integers(len(wordings))].format(**fills)
+        text = word(pick, split, rng)
         if text in asked:
             continue
         asked.add(text)
@@ -683,11 +775,32 @@ def generate_questions(
     return questions
 
 
+def word(candidate: Candidate, split: str, rng: np.random.Generator) -> str:
+    """A candidate worded by one of its template's constructions for `split` (one of the texts the
+    construction makes)."""
+    pattern = phrasings(candidate.template.id, split)
+    texts = expand(pattern[rng.integers(len(pattern))])
+    text = texts[rng.integers(len(texts))] if len(texts) > 1 else texts[0]
+    fills = dict(candidate.fills)
+    if "place" in fills:
+        places = place_phrases(fills["place"], split)
+        fills["place"] = places[rng.integers(len(places))]
+    if fills.get("x") == UNNAMED:
+        fills["x"] = LEXICON["sound"][rng.integers(len(LEXICON["sound"]))]
+    text = text.format(**fills)
+    return text[0].upper() + text[1:]
+
+
 def question_record(question_id: str, audio: str, text: str, candidate: Candidate) -> dict:
-    """The qa.jsonl record of a question worded `text` whose answer is `candidate`'s."""
+    """The qa.jsonl record of a question worded `text` whose answer is `candidate`'s: for an either/or
+    question, the word it offers for that answer ("ahead" for front, when it asks "ahead or behind?")."""
     template = candidate.template
+    answer = candidate.answer
+    if template.answer_kind == "option":
+        offered = offered_options(text, [candidate.fills.get("x", ""), candidate.fills.get("y", "")]) or []
+        answer = next((o for o in offered if OPTION_SIDES.get(o, o) == answer), answer)
     record = {"question_id": question_id, "audio": audio, "question_type": template.question_type, "question": text,
-              "answer": candidate.answer, "answer_kind": template.answer_kind, "template": template.id}
+              "answer": answer, "answer_kind": template.answer_kind, "template": template.id}
     if template.reasoning:
         record["reasoning"] = template.reasoning
     return record

@@ -67,3 +67,26 @@ def test_a_typo_changes_one_question_word_by_one_edit_never_a_name_or_a_side():
         [(word, typo)] = changed
         assert word.lower().strip("?,") in TYPO_WORDS and edits(word, typo) == 1
     assert misspell(question, 0.0, (1,)) == question and misspell(question, 0.5, (4,)) == misspell(question, 0.5, (4,))
+
+
+def heard_row(vocabulary, label, azimuth, elevation, distance, front):
+    """One heard slot that names `label` at a place with a front probability (heard.listen's layout)."""
+    classes = [float(word == label) for word in vocabulary[0]]
+    rest = [0.5] * sum(len(group) for group in vocabulary[1:])
+    return classes + rest + [azimuth, elevation, distance, front]
+
+
+@pytest.mark.parametrize("front, question, answer", [
+    (0.5, "Is the siren in front of me or behind me?", "I can't tell front from behind"),  # unsure: it says so
+    (0.95, "Is the siren in front of me or behind me?", "in front"),  # sure: the scene's answer stands
+    (0.5, "Is the noise ahead or behind?", "I can't tell front from behind"),  # the only sound heard
+    (0.5, "Is the siren on my left or on my right?", "left"),  # another axis: nothing to leave open
+])
+def test_a_front_or_behind_choice_is_answered_unsure_where_the_heard_text_is(front, question, answer):
+    from batcli.llm.data import Question, answered_as_heard
+
+    vocabulary = [["siren", "dog", "none"], ["left", "right"], ["front", "behind"], ["above", "below"], ["1.0m", "2.0m"]]
+    truth = "in front" if "front" in question else "left"
+    asked = Question(0, question, truth, {"question": question, "answer": truth})
+    heard = [heard_row(vocabulary, "siren", 60.0, 0.0, 2.0, front), heard_row(vocabulary, "none", 0.0, 0.0, 0.0, 0.5)]
+    assert answered_as_heard(asked, heard, vocabulary).answer == answer

@@ -70,9 +70,9 @@ def test_the_language_model_gets_its_own_embeddings_of_the_heard_words(encoder_d
     table = lm.get_input_embeddings().weight
     embeddings = [table[tokenizer(" " + word, add_special_tokens=False)["input_ids"]].mean(0) for word in ["siren", "left", "front", "above", "2.5m"]]
     if layout == "text":  # the words are in the prompt instead
-        assert model.prompts([" where is it? "], weights) == ["Heard: siren (left, front, above; 2.5m)\nQuestion: where is it?\nAnswer:"]
+        assert model.prompts([" where is it? "], weights) == ["Heard: siren (left, front, above; 2.5m)\nQuestion: Where is it?\nAnswer:"]
         return
-    assert model.prompts(["where is it?"], weights) == ["Question: where is it?\nAnswer:"]
+    assert model.prompts(["where is it?"], weights) == ["Question: Where is it?\nAnswer:"]
     first_slot = inputs[0, queries:queries + per_slot]
     if layout != "words":  # the slot's sum comes first
         assert torch.allclose(first_slot[0], torch.stack(embeddings).sum(0), atol=1e-5)
@@ -84,7 +84,8 @@ def test_the_language_model_gets_its_own_embeddings_of_the_heard_words(encoder_d
 def test_each_slot_is_heard_at_the_place_bat_localize_decodes(encoder_dir):
     encoder = encoder_saying(encoder_dir, True, "siren", 250.0, -20.0, 3.5)
     _, heard = listen(encoder, torch.zeros(1, 2, encoder.dims.clip_samples))
-    assert torch.allclose(heard[0, :, -PLACE_COLUMNS:], torch.tensor([250.0, -20.0, 3.5]).expand(encoder.dims.slots, 3), atol=1e-3)
+    assert torch.allclose(heard[0, :, -PLACE_COLUMNS:-1], torch.tensor([250.0, -20.0, 3.5]).expand(encoder.dims.slots, 3), atol=1e-3)
+    assert (heard[0, :, -1] < 0.01).all()  # the front probability: all of the azimuth's mass is behind
 
 
 @pytest.mark.parametrize("azimuth, elevation, text", [
@@ -109,7 +110,7 @@ def test_the_heard_text_of_silence_is_nothing_and_of_two_sounds_says_how_they_li
     first, second = vocabulary[0][:2]
     two = weights[0].clone()
     # one sound up on the left at 1 m, another on the right at ear height, 3 m away: 3.9 m apart
-    for slot, label, place in ((0, first, [90.0, 30.0, 1.0]), (1, second, [270.0, 0.0, 3.0])):
+    for slot, label, place in ((0, first, [90.0, 30.0, 1.0, 0.5]), (1, second, [270.0, 0.0, 3.0, 0.5])):
         two[slot, classes] = torch.tensor([float(word == label) for word in vocabulary[0]])
         two[slot, -PLACE_COLUMNS:] = torch.tensor(place)
     assert heard_text(vocabulary, two.tolist()) == (
@@ -119,3 +120,12 @@ def test_the_heard_text_of_silence_is_nothing_and_of_two_sounds_says_how_they_li
         f"{second} (right; 3.0m) and {first} (left, above; 1.0m); {second} is further right, lower and farther than {first}, 4.0m apart")
     two[1, classes] = two[0, classes]  # two slots of one class: the sound is named once
     assert heard_text(vocabulary, two.tolist()) == f"{first} (left, above; 1.0m)"
+
+
+@pytest.mark.parametrize("front, words", [(0.95, "left, front, above"), (0.7, "left, above"), (0.25, "left, above"), (0.1, "left, behind, above")])
+def test_the_heard_text_says_front_or_behind_only_where_bat_localize_does(encoder_dir, front, words):
+    encoder = encoder_saying(encoder_dir, True, "siren", 60.0, 30.0, 2.5)
+    _, weights = listen(encoder, torch.zeros(1, 2, encoder.dims.clip_samples))
+    row = weights[0].clone()
+    row[:, -PLACE_COLUMNS:] = torch.tensor([60.0 if front >= 0.5 else 120.0, 30.0, 2.5, front])
+    assert heard_text(heard_vocabulary(encoder), row.tolist()) == f"siren ({words}; 2.5m)"

@@ -107,7 +107,7 @@ def test_in_the_chat_template_the_question_is_the_users_turn_and_the_answer_the_
                                "{% if add_generation_prompt %}<s>assistant\n{% endif %}")
     model = SpatialLM(projector, lm, tokenizer, prompt="chat")
     [prompt] = model.prompts([" where is the dog? "], None)
-    assert prompt.endswith("<s>user\nQuestion: where is the dog?</s>\n<s>assistant\n")
+    assert prompt.endswith("<s>user\nQuestion: Where is the dog?</s>\n<s>assistant\n")
     seen = {}
     original = lm.forward
 

@@ -10,6 +10,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from batcli.grammar import expand
 from batcli.sim.questions import TEMPLATES, QuestionConfig, generate_questions, phrasings, place_phrases
 
 CFG = QuestionConfig()
@@ -27,6 +28,12 @@ PLACES = {phrase: side for side, phrases in SIDES.items() for phrase in phrases}
 WORDS = [(1, "left", "right"), (0, "front", "behind"), (2, "above", "below")]
 AMBIGUOUS = "<ambiguous>"  # the test's verdict for a question that must never be asked
 TYPES_BY_COUNT = {1: {"A", "B", "free"}, 2: {"C", "D", "E", "free"}}
+SOUND_WORDS = ("sound", "noise", "source", "thing")  # "the sound": the one sound of a one-source clip
+OPTION_WORDS = {  # words an either/or question offers, and the place each one means
+    "left": "on my left", "right": "on my right", "in front": "in front", "ahead": "in front", "behind": "behind",
+    "above": "above", "up": "above", "higher": "above", "below": "below", "down": "below", "lower": "below",
+}
+CANNOT_TELL = "I can't tell that from the sound"
 
 
 def source(label, azimuth_deg, elevation_deg, distance_m):
@@ -112,8 +119,27 @@ def the_one_at(sources, place):
     return sources[states.index(True)]["label"] if True in states else "nothing"
 
 
-def expected_answer(template, fills, sources):
+def offered(question):
+    """The two option words of an either/or question, in the order said."""
+    found = sorted((m.start(), word) for word in OPTION_WORDS for m in re.finditer(rf"(?<![a-z]){word}(?![a-z])", question.lower()))
+    words = [word for _, word in found]
+    assert len(words) == 2, f"{question!r} offers {words}"
+    return words
+
+
+def expected_answer(template, fills, sources, question):
     """The answer re-derived from the scene, or AMBIGUOUS for a question that must not exist."""
+    if template in ("free_left_or_right", "free_front_or_back", "free_above_or_below"):
+        if fills["x"] in SOUND_WORDS:
+            assert len(sources) == 1, f"{question!r} asks about 'the {fills['x']}' in a clip of {len(sources)} sounds"
+            subject = sources[0]
+        else:
+            subject = next((s for s in sources if s["label"] == fills["x"]), None)
+            assert subject is not None, f"{template} names an absent sound"
+        clear = [word for word in offered(question) if on_side(subject, OPTION_WORDS[word])]
+        return clear[0] if len(clear) == 1 else AMBIGUOUS
+    if template == "free_unanswerable":
+        return CANNOT_TELL
     named = {}
     for key in ("x", "y"):
         if key in fills:
@@ -160,6 +186,10 @@ def expected_answer(template, fills, sources):
     if template == "free_closest":
         near, far = sorted(sources, key=lambda s: s["distance_m"])
         return near["label"] if far["distance_m"] - near["distance_m"] >= CFG.distance_gap_m else AMBIGUOUS
+    if template == "e_closer_choice":
+        return {"Yes": x["label"], "No": y["label"]}.get(yes_if(y["distance_m"] - x["distance_m"], CFG.distance_gap_m), AMBIGUOUS)
+    if template == "e_left_choice":
+        return {"Yes": x["label"], "No": y["label"]}.get(yes_if(lateral(x) - lateral(y), CFG.angle_gap_deg), AMBIGUOUS)
     if template == "free_how_far":
         return metres(x["distance_m"])
     if template == "free_is_there":
@@ -175,16 +205,16 @@ def expected_answer(template, fills, sources):
 def parse(record, split, labels=LABELS):
     """The fills of the question, found by matching it against its template's phrasings for `split`."""
     alternatives = {
-        "x": "|".join(map(re.escape, [*labels, *CFG.absent_names])),
+        "x": "|".join(map(re.escape, [*labels, *CFG.absent_names, *SOUND_WORDS])),
         "y": "|".join(map(re.escape, labels)),
         "place": "|".join(map(re.escape, sorted(PLACES, key=len, reverse=True))),
         "side": "left|right",
     }
-    for phrasing in phrasings(record["template"], split):
-        pattern = re.escape(phrasing)
+    for phrasing in (text for pattern in phrasings(record["template"], split) for text in expand(pattern)):
+        pattern = re.escape(phrasing[0].lower() + phrasing[1:])  # the question opens with a capital, whatever it opens with
         for name, options in alternatives.items():
             pattern = pattern.replace(re.escape("{" + name + "}"), f"(?P<{name}>{options})")
-        match = re.fullmatch(pattern, record["question"])
+        match = re.fullmatch(pattern, record["question"][0].lower() + record["question"][1:])
         if match:
             return match.groupdict()
     raise AssertionError(f"{record['question']!r} is not a {split} phrasing of {record['template']}")
@@ -226,12 +256,12 @@ def test_every_answer_agrees_with_the_scene(split):
             assert r["question_type"] in TYPES_BY_COUNT[len(s["sources"])]
             assert ("reasoning" in r) == (r["question_type"] == "E")
             assert kinds.setdefault(r["template"], r["answer_kind"]) == r["answer_kind"]
-            expected = expected_answer(r["template"], parse(r, split), s["sources"])
+            expected = expected_answer(r["template"], parse(r, split), s["sources"], r["question"])
             assert expected != AMBIGUOUS, f"ambiguous question asked: {r} about {s['sources']}"
             assert r["answer"] == expected, f"{r} about {s['sources']}"
             seen[r["template"]] += 1
     assert set(seen) == {t.id for t in TEMPLATES}
-    assert set(kinds.values()) <= {"labels", "label", "direction_distance", "distance", "yes_no", "count"}
+    assert set(kinds.values()) <= {"labels", "label", "direction_distance", "distance", "yes_no", "count", "option", "unanswerable"}
     assert {t.reasoning for t in TEMPLATES if t.question_type == "E"} == {"direction", "distance"}
 
 
@@ -348,5 +378,37 @@ def test_every_answer_the_simulator_wrote_agrees_with_its_scene_record(bat, tmp_
     assert len(records) > 24 * 4
     for record in records:
         sources = scenes[record["audio"]]["sources"]
-        expected = expected_answer(record["template"], parse(record, split, labels), sources)
+        expected = expected_answer(record["template"], parse(record, split, labels), sources, record["question"])
         assert record["answer"] == expected, f"{record} about {sources}"
+
+
+def test_held_out_constructions_never_word_a_training_question():
+    from batcli.sim.questions import TEMPLATES_BY_ID
+
+    rng = np.random.default_rng(4)
+    scenes = [random_scene(rng, k) for k in range(200)]
+    train = [r for k, s in enumerate(scenes) for r in ask(s, seed=k, split="train", per_clip=64)]
+    test = [r for k, s in enumerate(scenes) for r in ask(s, seed=k, split="test", per_clip=64)]
+    for records, split in ((train, "train"), (test, "test")):
+        other = "test" if split == "train" else "train"
+        for r in records:
+            parse(r, split)  # a phrasing of its own split
+            with pytest.raises(AssertionError):
+                parse(r, other)  # never one of the other split's constructions
+    asked = {r["template"] for r in test}
+    assert {t for t in TEMPLATES_BY_ID if TEMPLATES_BY_ID[t].answer_kind in ("option", "unanswerable")} <= asked
+
+
+def test_every_either_or_construction_offers_two_answers_and_the_answer_is_one_of_them():
+    from batcli.grammar import offered_options
+
+    for template in (t for t in TEMPLATES if t.answer_kind == "option"):
+        for pattern in template.phrasings:
+            for text in expand(pattern):
+                filled = text.format(x="dog", y="siren")
+                assert offered_options(filled, ["dog", "siren"]), f"{template.id}: {filled!r} offers no choice"
+    rng = np.random.default_rng(5)
+    for k in range(200):
+        for r in ask(random_scene(rng, k), seed=k, per_clip=64):
+            if r["answer_kind"] == "option":
+                assert r["answer"] in offered_options(r["question"], LABELS), r
