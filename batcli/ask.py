@@ -12,7 +12,8 @@ behind with "I can't tell front from behind" where that is likelier (grammar.ans
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,17 +77,19 @@ def load_answerer(model_dir: str | None = None, device: str = "auto") -> Answere
     return Answerer(model, load_model(encoder_dir, device), meta, device)
 
 
-def ask(questions: list[dict], answerer: Answerer, start_s: float = 0.0, beams: int = 1, max_tokens: int | None = None,
+def ask(questions: Iterable[dict], answerer: Answerer, start_s: float = 0.0, beams: int = 1, max_tokens: int | None = None,
         batch_size: int = 32) -> Iterator[dict]:
     """One answer record per question record (`audio`, `question`, optional `resolved_audio` and
-    `resolved_mixture` from read_question_file), in order."""
+    `resolved_mixture` from read_question_file), in order, each batch's as soon as it is answered:
+    questions are read as they are needed, so memory stays flat however many there are."""
     model, encoder, device = answerer.model, answerer.encoder, answerer.device
     max_tokens = max_tokens or answerer.meta.get("max_answer_tokens", 24)
     heard: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # path -> encoder tokens, heard-word weights
+    total = len(questions) if isinstance(questions, list) else None
+    pending = iter(questions)
     with progress_bar() as progress:
-        task = progress.add_task("ask", total=len(questions), unit="questions", visible=len(questions) > 1)
-        for first in range(0, len(questions), batch_size):
-            batch = questions[first : first + batch_size]
+        task = progress.add_task("ask", total=total, unit="questions", visible=total != 1)
+        while batch := list(islice(pending, batch_size)):
             paths = [q.get("resolved_audio", q["audio"]) for q in batch]
             new = {p: q for p, q in zip(paths, batch) if p not in heard}
             if new:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import os
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -73,14 +75,80 @@ def read_binaural(path: str, sample_rate: int | None) -> np.ndarray:
     """A recording as (2, samples) float32 at `sample_rate` (None: its own); mono, multichannel and
     NaN-holding files are errors."""
     audio, rate = load_audio(path, sample_rate)
-    if audio.shape[0] == 1:
+    _check_binaural(path, audio.shape[0])
+    _check_finite(path, audio, rate, 0)
+    return audio
+
+
+BLOCK_S = 60.0  # seconds of a recording read at a time by binaural_blocks
+
+
+def binaural_blocks(path: str, sample_rate: int, block_s: float = BLOCK_S) -> Iterator[np.ndarray]:
+    """read_binaural's array in consecutive (2, n) pieces of about `block_s` seconds, read and resampled
+    a block at a time, so that memory stays flat however long the recording. Joined, the pieces are
+    read_binaural's samples: the same bytes at the file's own rate; resampled, each block is taken
+    with a margin on either side and cut at a whole period of both rates, so the sinc kernel sees what
+    it sees in one pass over the file."""
+    missing = wav_shortfall(path)
+    if missing:
+        raise BatError(f"{path}: truncated WAV file: its header promises {missing[0]:.3f} s of audio, the file holds {missing[1]:.3f} s")
+    try:
+        stream = soundfile.SoundFile(str(path))
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as err:
+        raise BatError(f"{path}: {_why_unreadable(path, err)}") from None
+    with stream:
+        _check_binaural(path, stream.channels)
+        rate = stream.samplerate
+        if stream.frames == 0:
+            raise BatError(f"{path}: the file holds no audio samples")
+        g = math.gcd(rate, sample_rate)
+        period_in, period_out = rate // g, sample_rate // g
+        block = period_in * max(1, math.ceil(block_s * rate / period_in))
+        margin = period_in * math.ceil(1024 / period_in) if rate != sample_rate else 0
+        buffer, buffer_start, done = np.zeros((2, 0), np.float32), 0, 0  # input samples from buffer_start; outputs given up to input `done`
+        while True:
+            data = np.ascontiguousarray(stream.read(block, dtype="float32", always_2d=True).T)
+            _check_finite(path, data, rate, buffer_start + buffer.shape[1])
+            buffer = np.concatenate([buffer, data], axis=1)
+            end_of_file = data.shape[1] < block
+            read = buffer_start + buffer.shape[1]
+            until = read if end_of_file else (read - margin) // period_in * period_in
+            if until > done:
+                if rate == sample_rate:
+                    yield buffer[:, done - buffer_start : until - buffer_start]
+                else:
+                    out = resample(buffer, rate, sample_rate)
+                    first = (done - buffer_start) // period_in * period_out
+                    count = (-(-read * period_out // period_in) if end_of_file else until // period_in * period_out) - done // period_in * period_out
+                    yield out[:, first : first + count]
+                done = until
+            if end_of_file:
+                return
+            keep = max(done - margin, 0)
+            buffer, buffer_start = buffer[:, keep - buffer_start :], keep
+
+
+def output_samples(path: str, sample_rate: int) -> int:
+    """How many samples binaural_blocks gives for a recording at `sample_rate`."""
+    try:
+        info = soundfile.info(str(path))
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as err:
+        raise BatError(f"{path}: {_why_unreadable(path, err)}") from None
+    return -(-info.frames * sample_rate // info.samplerate)
+
+
+def _check_binaural(path: str, channels: int) -> None:
+    if channels == 1:
         raise BatError(f"{path}: mono audio; locating sounds needs a binaural, two-channel recording (left, right)")
-    if audio.shape[0] != 2:
-        raise BatError(f"{path}: {audio.shape[0]} channels; locating sounds needs a binaural, two-channel recording (left, right)")
+    if channels != 2:
+        raise BatError(f"{path}: {channels} channels; locating sounds needs a binaural, two-channel recording (left, right)")
+
+
+def _check_finite(path: str, audio: np.ndarray, rate: int, offset: int) -> None:
+    """NaN or infinite samples are an error naming the first one's time (`offset`: audio's first sample in the file)."""
     bad = np.flatnonzero(~np.isfinite(audio).all(axis=0))
     if bad.size:
-        raise BatError(f"{path}: the audio holds NaN or infinite samples (first at {bad[0] / rate:.3f} s)")
-    return audio
+        raise BatError(f"{path}: the audio holds NaN or infinite samples (first at {(offset + bad[0]) / rate:.3f} s)")
 
 
 def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:

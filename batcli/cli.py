@@ -311,7 +311,7 @@ def ask(
         raise UsageError("--audio-root and --reverb-root go with --questions FILE")
     if audio is not None:
         read_binaural(audio, None)  # a bad recording is named before the models load (seconds, or a first GGUF conversion)
-    records = list(read_question_file(questions, audio_root, reverb_root)) if questions else [{"audio": audio, "question": question}]
+    records = read_question_file(questions, audio_root, reverb_root) if questions else [{"audio": audio, "question": question}]
     write_jsonl(run(records, load_answerer(str(model) if model else None, device), start, beams, max_tokens, batch_size), out)
 
 

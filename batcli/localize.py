@@ -1,7 +1,7 @@
 """`bat localize`: where are the sounds in these recordings?
 
-Each file is read at the model's rate (any rate is resampled) and cut into windows of the model's
-clip length (or `--window`), `--hop` apart; the last window may be shorter, and a short window is
+Each file is read at the model's rate (any rate is resampled), a block at a time so that memory stays
+flat however long it is, and cut into windows of the model's clip length (or `--window`), `--hop` apart; the last window may be shorter, and a short window is
 zero-padded. Windows of many files are batched through the encoder, and one localization record per
 window is written in input order. A window without any signal (peak below SILENCE_PEAK) reports no
 sources without running the model.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .audio import read_binaural
+from .audio import binaural_blocks, output_samples
 from .encoder.model import SpatialEncoder, hear_with, load_model, shipped_encoder_dir
 from .encoder.readout import decode
 from .errors import BatError, UsageError
@@ -60,19 +60,27 @@ def read_inputs(inputs: list[str]) -> Iterator[str]:
 
 
 def windows_of(path: str, model: SpatialEncoder, window_s: float, hop_s: float) -> Iterator[Window]:
+    """The windows of one recording, read a block at a time (audio.binaural_blocks): memory stays flat
+    however long the file, and the windows are those of the whole file read at once."""
     dims = model.dims
     rate = dims.sample_rate
-    audio = read_binaural(path, rate)
-    total = audio.shape[1]
+    blocks = binaural_blocks(path, rate)
+    buffer, buffer_start = next(blocks), 0  # the first block reads and checks the file before any window
+    total = output_samples(path, rate)
     size, hop = round(window_s * rate), round(hop_s * rate)
-    starts = range(0, max(total - size, 0) + 1, hop)
+    starts = list(range(0, max(total - size, 0) + 1, hop))
     if starts[-1] + size < total:  # the tail that the hops would skip gets a window of its own
-        starts = [*starts, starts[-1] + hop]
+        starts.append(starts[-1] + hop)
     for start in starts:
+        end = min(start + size, total)
+        while buffer_start + buffer.shape[1] < end:
+            buffer = np.concatenate([buffer, next(blocks)], axis=1)
         piece = np.zeros((2, dims.clip_samples), dtype=np.float32)
-        chunk = audio[:, start : min(start + size, total)]
+        chunk = buffer[:, start - buffer_start : end - buffer_start]
         piece[:, : chunk.shape[1]] = chunk
-        yield Window(path, round(start / rate, 4), round((start + chunk.shape[1]) / rate, 4), piece)
+        yield Window(path, round(start / rate, 4), round(end / rate, 4), piece)
+        dropped = min(start + hop, buffer_start + buffer.shape[1]) - buffer_start  # what no later window reads
+        buffer, buffer_start = buffer[:, dropped:], buffer_start + dropped
 
 
 def load_encoder(model_dir: str | None = None, device: str = "auto", hrtf: str | None = None) -> SpatialEncoder:

@@ -50,17 +50,32 @@ def load_jsonl(source: str | Path) -> list[dict]:
 def write_jsonl(records: Iterable[dict], destination: str | Path | None = None) -> int:
     """Write records to a file (atomically: all or nothing) or to stdout when `destination` is None or `-`."""
     count = 0
-    if destination is None or str(destination) == "-":
+    if destination is None or str(destination) == "-":  # each record as soon as it is made: a pipe reads them as they come
         for record in records:
             sys.stdout.write(dumps(record) + "\n")
+            sys.stdout.flush()
             count += 1
-        sys.stdout.flush()
         return count
     with atomic_write(destination) as stream:
         for record in records:
             stream.write(dumps(record) + "\n")
             count += 1
     return count
+
+
+@contextmanager
+def folder_lock(folder: Path, what: str) -> Iterator[None]:
+    """Hold `folder`/.lock while the block runs: a second writer on the folder is refused at once with a
+    BatError. The lock is the operating system's (flock), dropped with the process however it ends, so
+    a run killed with -9 leaves nothing that blocks the next one."""
+    import fcntl
+
+    with open(folder / ".lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BatError(f"{folder}: another {what} is writing there; wait for it to finish, or choose another -o") from None
+        yield
 
 
 @contextmanager

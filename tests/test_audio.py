@@ -68,3 +68,28 @@ def test_resampling_with_a_kept_kernel_equals_torchaudio_bit_for_bit():
         expected = torchaudio.functional.resample(torch.from_numpy(signal), 44100, rate).numpy()
         assert np.array_equal(resample(signal, 44100, rate), expected)
         assert np.array_equal(resample(signal, 44100, rate), expected)  # the second call, with the kernel kept
+
+
+@pytest.mark.parametrize("rate", [32000, 44100, 16000, 48000])
+def test_a_recording_read_in_blocks_is_the_recording_read_at_once(tmp_path, rate):
+    from batcli.audio import binaural_blocks, output_samples, read_binaural
+
+    frames = (0.1 * np.random.default_rng(rate).standard_normal((int(rate * 3.7) + 17, 2))).astype(np.float32)
+    path = tmp_path / f"long-{rate}.wav"
+    soundfile.write(path, frames, rate, subtype="FLOAT")
+    blocks = list(binaural_blocks(str(path), 32000, block_s=0.5))
+    assert len(blocks) >= 7  # the file is longer than a block
+    whole = read_binaural(str(path), 32000)
+    assert np.array_equal(np.concatenate(blocks, axis=1), whole)  # the same samples, bit for bit
+    assert output_samples(str(path), 32000) == whole.shape[1]
+
+
+def test_a_nan_in_a_later_block_is_named_by_its_time_in_the_file(tmp_path):
+    from batcli.audio import binaural_blocks
+
+    frames = np.zeros((32000 * 3, 2), dtype=np.float32)
+    frames[32000 * 2 + 16000, 1] = np.nan
+    path = tmp_path / "nan.wav"
+    soundfile.write(path, frames, 32000, subtype="FLOAT")
+    with pytest.raises(BatError, match=r"first at 2\.500 s"):
+        list(binaural_blocks(str(path), 32000, block_s=1.0))

@@ -6,6 +6,7 @@ one line on stderr, `bat: error: ...`, that names the file or option at fault; n
 never output on stdout. docs/reliability.md counts them.
 """
 
+import json
 import shutil
 import subprocess
 import sys
@@ -91,6 +92,33 @@ def with_nan(kit: Kit) -> Path:
     return kit.wav("nan.wav", frames, subtype="FLOAT")
 
 
+def damaged_kemar(kit: Kit, name: str, damage: Callable[[np.ndarray], None]) -> Path:
+    """A copy of the built-in KEMAR set whose responses `damage` changes in place."""
+    import sofar
+
+    sofa = sofar.read_sofa(str(KEMAR), verify=False, verbose=False)
+    responses = np.array(sofa.Data_IR, dtype=np.float64)
+    damage(responses)
+    sofa.Data_IR = responses
+    path = kit.tmp / name
+    sofar.write_sofa(str(path), sofa)
+    return path
+
+
+def one_nan_tap(responses: np.ndarray) -> None:
+    responses[5, 0, 10] = np.nan
+
+
+def all_zero(responses: np.ndarray) -> None:
+    responses[:] = 0.0
+
+
+def another_input_version(kit: Kit, folder: Path, meta: str) -> Path:
+    """A copy of a model folder whose `meta` file says it was trained on input version 0."""
+    record = json.loads((folder / meta).read_text())
+    return kit.replaced(folder, meta, json.dumps({**record, "input_version": 0}))
+
+
 def scenes_with_bad_line(kit: Kit) -> Path:
     data = kit.copy(kit.scenes, "data")
     with open(data / "scenes.jsonl", "a") as stream:
@@ -152,6 +180,11 @@ CASES = [
     Case("negative clip count", 2, "num_clips: -1 is out of range", lambda k: ["simulate", "-n", -1, "-o", k.tmp / "out"]),
     Case("HRTF file cut short", 1, "cut.sofa: not a readable SOFA file",
          lambda k: ["simulate", "-n", 1, "--set", f"hrtf={k.file('cut.sofa', KEMAR.read_bytes()[:5000])}", "-o", k.tmp / "out"]),
+    Case("HRTF with a NaN tap", 1, "nan.sofa: Data.IR holds NaN or infinite values in 1 of 710 responses",
+         lambda k: ["simulate", "-n", 1, "--set", f"hrtf={damaged_kemar(k, 'nan.sofa', one_nan_tap)}", "-o", k.tmp / "out"]),
+    Case("HRTF of zeros", 1, "zeros.sofa: Data.IR is all zeros", lambda k: ["simulate", "-n", 1, "--set", f"hrtf={damaged_kemar(k, 'zeros.sofa', all_zero)}", "-o", k.tmp / "out"]),
+    Case("localize through an HRTF with a NaN tap", 1, "nan.sofa: Data.IR holds NaN or infinite values",
+         lambda k: localize("--hrtf", damaged_kemar(k, "nan.sofa", one_nan_tap))),
     Case("model width not divisible by heads", 1, "model.width 30 does not divide by model.heads 4",
          lambda k: ["train-encoder", k.encoder_config, "--set", "model.width=30", "--set", "model.heads=4", "--data", k.scenes, "-o", k.tmp / "run"]),
     Case("unknown encoder preset", 2, "config huge: no such file, nor a built-in preset", lambda k: ["train-encoder", "huge", "--data", k.scenes, "-o", k.tmp / "run"]),
@@ -188,12 +221,16 @@ CASES = [
          lambda k: localize("--model", k.damaged(k.encoder, "model", "model.safetensors", 5000))),
     Case("encoder labels not its classes", 1, "model.safetensors: weights do not fit config.json and the 2 classes of labels.txt",
          lambda k: localize("--model", k.replaced(k.encoder, "labels.txt", "dog\ncat\n"))),
+    Case("encoder trained on other features", 1, "config.json: was trained on version 0 of the encoder's features, this bat makes version 1",
+         lambda k: localize("--model", another_input_version(k, k.encoder, "config.json"))),
     Case("training from a model of other classes", 1, "its classes differ",
          lambda k: ["train-encoder", k.encoder_config, "--set", f"init={renamed_class(k)}", "--data", k.scenes, "-o", k.tmp / "run"]),
     # language-model folders
     Case("language-model folder missing", 1, "nosuch: no such model folder", lambda k: ["ask", RECORDING, "where?", "--model", k.tmp / "nosuch"]),
     Case("language-model folder without bat-llm.json", 1, "no bat-llm.json", lambda k: ["ask", RECORDING, "where?", "--model", k.without(k.llm, "bat-llm.json")]),
     Case("bat-llm.json not JSON", 1, "bat-llm.json: not valid JSON", lambda k: ["ask", RECORDING, "where?", "--model", k.damaged(k.llm, "llm", "bat-llm.json", 30)]),
+    Case("language model trained on another prompt", 1, "bat-llm.json: was trained on version 0 of the prompt and heard text, this bat makes version 1",
+         lambda k: ["ask", RECORDING, "where?", "--model", another_input_version(k, k.llm, "bat-llm.json")]),
     Case("tokenizer cut short", 1, "tokenizer: cannot load a tokenizer",
          lambda k: ["ask", RECORDING, "where?", "--model", k.damaged(k.llm, "llm", "tokenizer/tokenizer.json", 200)]),
     Case("projector weights cut short", 1, "projector.safetensors: damaged",

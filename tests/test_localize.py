@@ -123,3 +123,24 @@ def test_hrtf_refits_an_evidence_encoder_to_another_head_and_is_refused_by_other
     assert same == plain and other != plain
     with pytest.raises(UsageError, match="does not read an HRTF set"):
         load_encoder(str(model_dir), "cpu", hrtf="kemar")
+
+
+@pytest.mark.parametrize("rate, window_s, hop_s", [(RATE, 1.0, 0.75), (22050, 0.5, 1.25)])
+def test_a_file_longer_than_a_block_gives_the_windows_of_the_whole_file(tmp_path, model_dir, rate, window_s, hop_s):
+    from batcli.audio import BLOCK_S, read_binaural
+    from batcli.localize import windows_of
+
+    path = write(tmp_path / "long.wav", BLOCK_S * 1.3, rate=rate, subtype="FLOAT")
+    model = load_encoder(str(model_dir), "cpu")
+    whole = read_binaural(path, RATE)
+    windows = list(windows_of(path, model, window_s, hop_s))
+    size, hop = round(window_s * RATE), round(hop_s * RATE)
+    starts = list(range(0, whole.shape[1] - size + 1, hop))
+    starts += [starts[-1] + hop] if starts[-1] + size < whole.shape[1] else []  # the tail's window
+    assert [round(w.start_s * RATE) for w in windows] == starts
+    for window in windows:
+        start = round(window.start_s * RATE)
+        expected = whole[:, start : start + size]
+        assert window.end_s == round((start + expected.shape[1]) / RATE, 4)
+        assert np.array_equal(window.samples[:, : expected.shape[1]], expected)
+        assert not window.samples[:, expected.shape[1] :].any()

@@ -71,3 +71,24 @@ def test_the_language_model_hears_through_the_encoder_it_was_trained_on():
     encoder = shipped_encoder_dir() if meta["encoder"] == "builtin" else llm / meta["encoder"]
     assert encoder_fingerprint(encoder) == meta["encoder_fingerprint"]
     assert load_model(encoder).dims.width == meta["encoder_width"]
+
+
+def test_ask_streams_each_answer_out_before_it_reads_the_next_question():
+    """With --batch-size 1 the first answer arrives while the second question is still unwritten: a
+    pipe of 10^4 questions is answered as it flows, never held whole in memory."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "batcli", "ask", "--questions", "-", "--batch-size", "1"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        answers = []
+        for question in ("How many sounds are there?", "What is to my left?"):
+            process.stdin.write(json.dumps({"audio": str(EXAMPLES / "audio" / "two-sources.wav"), "question": question}) + "\n")
+            process.stdin.flush()
+            answers.append(json.loads(process.stdout.readline()))  # would wait forever if answers came only at the end
+        process.stdin.close()
+        assert [a["question"] for a in answers] == ["How many sounds are there?", "What is to my left?"]
+        assert process.wait(timeout=60) == 0 and process.stdout.read() == ""
+    finally:
+        process.kill()

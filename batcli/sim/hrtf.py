@@ -73,7 +73,11 @@ def _load(path: str, name: str, sample_rate: int) -> HRTF:
     if _receiver_order(sofa) == "right-left":
         irs = irs[:, ::-1]
     azimuth, elevation = _source_directions(sofa, name)
-    file_rate = int(round(float(np.ravel(sofa.Data_SamplingRate)[0])))
+    _check_responses(irs, azimuth, elevation, name)
+    file_rate = float(np.ravel(sofa.Data_SamplingRate)[0])
+    if not np.isfinite(file_rate) or file_rate <= 0:
+        raise BatError(f"{name}: Data.SamplingRate is {file_rate}, not a sampling rate")
+    file_rate = int(round(file_rate))
     irs = resample(irs.astype(np.float32), file_rate, sample_rate)
     return HRTF(
         name=name,
@@ -83,6 +87,25 @@ def _load(path: str, name: str, sample_rate: int) -> HRTF:
         directions=unit_vector(azimuth, elevation),
         irs=_trim_common_silence(irs),
     )
+
+
+def _check_responses(irs: np.ndarray, azimuth: np.ndarray, elevation: np.ndarray, name: str) -> None:
+    """A damaged set is one line naming what is wrong: NaN or infinite taps, or a silent ear."""
+    if len(azimuth) != len(irs) or not (np.isfinite(azimuth).all() and np.isfinite(elevation).all()):
+        raise BatError(f"{name}: SourcePosition does not give one finite direction per response")
+
+    def first(bad: np.ndarray) -> str:
+        i = int(np.flatnonzero(bad)[0])
+        return f"{int(bad.sum())} of {len(irs)} responses, the first at azimuth {azimuth[i]:g}, elevation {elevation[i]:g}"
+
+    broken = ~np.isfinite(irs).all(axis=(1, 2))
+    if broken.any():
+        raise BatError(f"{name}: Data.IR holds NaN or infinite values in {first(broken)}")
+    silent = (np.abs(irs).max(axis=2) == 0).any(axis=1)
+    if silent.all():
+        raise BatError(f"{name}: Data.IR is all zeros: no response to render with")
+    if silent.any():
+        raise BatError(f"{name}: Data.IR is all zeros for an ear in {first(silent)}")
 
 
 def _source_directions(sofa, name: str) -> tuple[np.ndarray, np.ndarray]:

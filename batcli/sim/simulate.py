@@ -10,7 +10,8 @@ Output folder:
 
 Clip i is drawn from its own generator, seeded by (seed, i), so the output is the same bytes
 whatever the worker count, and `--shard K/N` simply renders the K-th of N contiguous index ranges.
-Finished clips are kept in `.parts/` until the run completes, so an interrupted run resumes.
+Finished clips are kept in `.parts/` until the run completes, so an interrupted run resumes; `.lock`
+refuses a second run on the same folder while one is writing there.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from ..audio import save_audio
 from ..config import dump_yaml
 from ..errors import BatError, UsageError
 from ..progress import progress_bar, stderr
-from ..records import atomic_write, load_jsonl, read_tensors, write_jsonl
+from ..records import atomic_write, folder_lock, load_jsonl, read_tensors, write_jsonl
 from ..runtime import follow_main_process, uninterrupted
 from .hrtf import HRTF, load_hrtf
 from .library import SoundConfig, SoundLibrary, load_library
@@ -66,18 +67,19 @@ def simulate(config: SimulateConfig, out_dir: Path, workers: int) -> dict:
     if len(library.labels) < 2 and config.scene.two_source_fraction > 0:
         raise BatError(f"{config.sounds.library}: two-source scenes need at least two classes, found {library.labels}")
     _prepare(out_dir, config, library)
-    if (out_dir / "scenes.jsonl").exists():
-        stderr.print(f"{out_dir}: already complete, nothing to do")
+    with folder_lock(out_dir, "bat simulate"):
+        if (out_dir / "scenes.jsonl").exists():
+            stderr.print(f"{out_dir}: already complete, nothing to do")
+            return _summary(out_dir)
+        clips = [("clip", i) for i in _shard_range(config.num_clips, shard, shards)]
+        responses = [("response", i) for i in _shard_range(config.responses, shard, shards)]
+        todo = [job for job in clips + responses if not _part_path(out_dir, *job).exists()]
+        if len(todo) < len(clips) + len(responses):
+            stderr.print(f"{out_dir}: resuming, {len(clips) + len(responses) - len(todo)} items already done")
+        _run(todo, config, out_dir, hrtf, library, workers)
+        with uninterrupted():
+            _assemble(out_dir, clips, responses)
         return _summary(out_dir)
-    clips = [("clip", i) for i in _shard_range(config.num_clips, shard, shards)]
-    responses = [("response", i) for i in _shard_range(config.responses, shard, shards)]
-    todo = [job for job in clips + responses if not _part_path(out_dir, *job).exists()]
-    if len(todo) < len(clips) + len(responses):
-        stderr.print(f"{out_dir}: resuming, {len(clips) + len(responses) - len(todo)} items already done")
-    _run(todo, config, out_dir, hrtf, library, workers)
-    with uninterrupted():
-        _assemble(out_dir, clips, responses)
-    return _summary(out_dir)
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -208,6 +208,36 @@ def test_an_interrupted_run_resumes_without_redoing_finished_clips(bat, tmp_path
     assert (out / "scenes.jsonl").read_text().count("\n") == 4 and not (out / ".parts").exists()
 
 
+def test_a_second_run_on_a_folder_is_refused_and_a_killed_run_blocks_nothing(bat, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = ["simulate", "--num-clips", 60, "--seed", 3, *[a for s in QUIET for a in ("--set", s)]]
+    simulate(bat, tmp_path / "whole", clips=60, seed=3)  # the reference: one uninterrupted run
+    out = tmp_path / "shared"
+    first = subprocess.Popen([sys.executable, "-m", "batcli", *map(str, args), "-o", str(out)], stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not any((out / ".parts").glob("clip-*.json")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.killpg(first.pid, signal.SIGSTOP)  # the first run, halfway, holds the folder while the second tries
+        second = bat(*args, "-o", out)
+        assert second.returncode == 1 and second.stdout == ""
+        assert second.stderr.strip().splitlines() == [f"bat: error: {out}: another bat simulate is writing there; wait for it to "
+                                                     "finish, or choose another -o"]
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    assert not (out / "scenes.jsonl").exists()  # killed halfway: the lock it held went with it
+    bat(*args, "-o", out, check=True)
+    for name in ("scenes.jsonl", "qa.jsonl", *(f"audio/{i:06d}.wav" for i in range(60))):
+        assert (out / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+
+
 def test_another_config_in_the_same_folder_is_refused(bat, tmp_path):
     simulate(bat, tmp_path / "d", clips=1)
     result = bat("simulate", "-o", tmp_path / "d", "--num-clips", 2, *[a for s in QUIET for a in ("--set", s)])
