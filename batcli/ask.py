@@ -78,22 +78,23 @@ def load_answerer(model_dir: str | None = None, device: str = "auto") -> Answere
 
 
 def ask(questions: Iterable[dict], answerer: Answerer, start_s: float = 0.0, beams: int = 1, max_tokens: int | None = None,
-        batch_size: int = 32) -> Iterator[dict]:
+        batch_size: int = 32, show_progress: bool = True) -> Iterator[dict]:
     """One answer record per question record (`audio`, `question`, optional `resolved_audio` and
-    `resolved_mixture` from read_question_file), in order, each batch's as soon as it is answered:
-    questions are read as they are needed, so memory stays flat however many there are."""
+    `resolved_mixture` from read_question_file, or `resolved_samples`: the recording as an array at the
+    encoder's rate, from the Python API), in order, each batch's as soon as it is answered: questions
+    are read as they are needed, so memory stays flat however many there are."""
     model, encoder, device = answerer.model, answerer.encoder, answerer.device
     max_tokens = max_tokens or answerer.meta.get("max_answer_tokens", 24)
     heard: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # path -> encoder tokens, heard-word weights
     total = len(questions) if isinstance(questions, list) else None
     pending = iter(questions)
-    with progress_bar() as progress:
+    with progress_bar(show=show_progress) as progress:
         task = progress.add_task("ask", total=total, unit="questions", visible=total != 1)
         while batch := list(islice(pending, batch_size)):
             paths = [q.get("resolved_audio", q["audio"]) for q in batch]
             new = {p: q for p, q in zip(paths, batch) if p not in heard}
             if new:
-                audio = np.stack([_window(p, q.get("resolved_mixture"), encoder, start_s) for p, q in new.items()])
+                audio = np.stack([_window(p, q, encoder, start_s) for p, q in new.items()])
                 with autocast(device):
                     tokens, words = listen(encoder, torch.from_numpy(audio).to(device))
                 heard.update(zip(new, zip(tokens.float(), words)))
@@ -119,9 +120,14 @@ def ask(questions: Iterable[dict], answerer: Answerer, start_s: float = 0.0, bea
                 heard = {p: heard[p] for p in paths}
 
 
-def _window(path: str, mixture: list | None, encoder, start_s: float) -> np.ndarray:
+def _window(path: str, question: dict, encoder, start_s: float) -> np.ndarray:
     rate = encoder.dims.sample_rate
-    audio = render(mixture, rate) if mixture else read_binaural(path, rate)
+    if "resolved_samples" in question:
+        audio = question["resolved_samples"]
+    elif question.get("resolved_mixture"):
+        audio = render(question["resolved_mixture"], rate)
+    else:
+        audio = read_binaural(path, rate)
     start = round(start_s * rate)
     if start >= audio.shape[1]:
         raise BatError(f"{path}: --start {start_s} s is past the end of the recording ({audio.shape[1] / rate:.2f} s)")

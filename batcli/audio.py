@@ -80,6 +80,30 @@ def read_binaural(path: str, sample_rate: int | None) -> np.ndarray:
     return audio
 
 
+def binaural_array(audio: np.ndarray, sample_rate: int, to_rate: int, name: str = "<array>") -> np.ndarray:
+    """An array of a binaural recording as read_binaural gives a file: (2, samples) float32 at `to_rate`.
+    It may be (2, samples) or (samples, 2), as soundfile reads it; float (-1..1) or integer PCM, scaled
+    by the integer type's range. A one-channel array is refused with a file's message, `name` for its path."""
+    array = np.asarray(audio)
+    if array.ndim == 1 or (array.ndim == 2 and 1 in array.shape):
+        _check_binaural(name, 1)
+    if array.ndim != 2 or 2 not in array.shape:
+        raise BatError(f"{name}: expected audio of shape (2, samples) or (samples, 2), got {array.shape}")
+    if array.shape[0] != 2:
+        array = array.T
+    if np.issubdtype(array.dtype, np.integer):
+        array = array.astype(np.float32) / float(-np.iinfo(array.dtype).min)
+    elif not np.issubdtype(array.dtype, np.floating):
+        raise BatError(f"{name}: audio of dtype {array.dtype}; expected float or integer samples")
+    if array.shape[1] == 0:
+        raise BatError(f"{name}: the array holds no audio samples")
+    if sample_rate <= 0:
+        raise BatError(f"{name}: sample_rate must be positive, got {sample_rate}")
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    _check_finite(name, array, sample_rate, 0)
+    return resample(array, int(sample_rate), to_rate)
+
+
 BLOCK_S = 60.0  # seconds of a recording read at a time by binaural_blocks
 
 

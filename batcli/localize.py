@@ -39,10 +39,10 @@ class Window:
         return float(np.abs(self.samples).max(initial=0.0)) < SILENCE_PEAK
 
 
-def read_inputs(inputs: list[str]) -> Iterator[str]:
-    """Audio paths from the arguments; `-` reads paths, or JSONL records with an `audio` field, from stdin."""
+def read_inputs(inputs: list[str | Recording]) -> Iterator[str | Recording]:
+    """Audio paths (and arrays) from the arguments; `-` reads paths, or JSONL records with an `audio` field, from stdin."""
     for item in inputs:
-        if item != "-":
+        if not isinstance(item, str) or item != "-":
             yield item
             continue
         for number, line in enumerate(sys.stdin, start=1):
@@ -59,14 +59,25 @@ def read_inputs(inputs: list[str]) -> Iterator[str]:
                 yield text
 
 
-def windows_of(path: str, model: SpatialEncoder, window_s: float, hop_s: float) -> Iterator[Window]:
-    """The windows of one recording, read a block at a time (audio.binaural_blocks): memory stays flat
-    however long the file, and the windows are those of the whole file read at once."""
+@dataclass
+class Recording:
+    """A recording given as an array rather than a file (the Python API): `samples` (2, n) float32 at
+    the model's rate (audio.binaural_array), `name` what its records say in `audio`."""
+
+    name: str
+    samples: np.ndarray
+
+
+def windows_of(source: str | Recording, model: SpatialEncoder, window_s: float, hop_s: float) -> Iterator[Window]:
+    """The windows of one recording, a file read a block at a time (audio.binaural_blocks): memory stays
+    flat however long the file, and the windows are those of the whole file read at once."""
     dims = model.dims
     rate = dims.sample_rate
-    blocks = binaural_blocks(path, rate)
+    if isinstance(source, Recording):
+        path, blocks, total = source.name, iter([source.samples]), source.samples.shape[1]
+    else:
+        path, blocks, total = source, binaural_blocks(source, rate), output_samples(source, rate)
     buffer, buffer_start = next(blocks), 0  # the first block reads and checks the file before any window
-    total = output_samples(path, rate)
     size, hop = round(window_s * rate), round(hop_s * rate)
     starts = list(range(0, max(total - size, 0) + 1, hop))
     if starts[-1] + size < total:  # the tail that the hops would skip gets a window of its own
@@ -92,9 +103,9 @@ def load_encoder(model_dir: str | None = None, device: str = "auto", hrtf: str |
     return model
 
 
-def localize(inputs: list[str], model: SpatialEncoder, window_s: float | None = None, hop_s: float | None = None,
-             batch_size: int = 16, threshold: float = 0.5, unknown_below: float = 0.0) -> Iterator[dict]:
-    """Localization records, one per window, in input order."""
+def localize(inputs: list[str | Recording], model: SpatialEncoder, window_s: float | None = None, hop_s: float | None = None,
+             batch_size: int = 16, threshold: float = 0.5, unknown_below: float = 0.0, show_progress: bool = True) -> Iterator[dict]:
+    """Localization records, one per window, in input order: of files (paths, `-` for stdin's) or arrays (Recording)."""
     device = next(model.parameters()).device
     window_s = model.dims.clip_s if window_s is None else window_s
     hop_s = window_s if hop_s is None else hop_s
@@ -103,7 +114,7 @@ def localize(inputs: list[str], model: SpatialEncoder, window_s: float | None = 
     if window_s > model.dims.clip_s + 1e-9:
         raise UsageError(f"--window {window_s} s is longer than the model's clip of {model.dims.clip_s} s")
     files = list(read_inputs(inputs))
-    with progress_bar() as progress:
+    with progress_bar(show=show_progress) as progress:
         task = progress.add_task("localize", total=len(files), unit="files", visible=len(files) > 1)
         pending: list[Window] = []
         for index, path in enumerate(files):

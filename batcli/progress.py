@@ -43,8 +43,9 @@ class QuietProgress(Progress):
             self.live.stop()
 
 
-def progress_bar(*extra: ProgressColumn) -> Progress:
-    """Description, bar, done/total, rate, any `extra` columns, time left."""
+def progress_bar(*extra: ProgressColumn, show: bool = True) -> Progress:
+    """Description, bar, done/total, rate, any `extra` columns, time left; nothing at all unless `show`
+    (library calls print nothing unless asked)."""
     return QuietProgress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -54,4 +55,5 @@ def progress_bar(*extra: ProgressColumn) -> Progress:
         TimeRemainingColumn(),
         console=stderr,
         transient=False,
+        disable=not show,
     )

@@ -21,6 +21,7 @@ Usage: python benchmarks/accuracy.py [--clips 1000] [--seed 2] [--condition room
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -68,10 +69,10 @@ def rules_answers(questions: Path, localized: Path) -> list[dict]:
     names = read_labels(questions.parent / "labels.txt") + list(OTHER_SOUNDS)
     heard = {}
     for record in map(json.loads, localized.read_text().splitlines()):
-        heard.setdefault(record["audio"], record)  # the first window
+        heard.setdefault(os.path.normpath(record["audio"]), record)  # the first window
     answers = []
     for question in map(json.loads, questions.read_text().splitlines()):
-        audio = str(questions.parent / question["audio"])
+        audio = os.path.normpath(questions.parent / question["audio"])
         answers.append({"question_id": question["question_id"], "question_type": question["question_type"],
                         "audio": audio, "question": question["question"],
                         "answer": answer(question["question"], heard[audio], names)})

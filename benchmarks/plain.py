@@ -25,9 +25,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from accuracy import rules_answers
+
 from batcli.evaluate import read_labels
 from batcli.grammar import LEXICON, UNNAMED, expand
-from batcli.metrics import QUESTION_TYPES
+from batcli.metrics import QUESTION_TYPES, known_labels, score_answer
 from batcli.records import write_jsonl
 from batcli.sim.questions import (
     PLACES,
@@ -158,6 +160,17 @@ def plain_records(data: Path, out: Path, per_phrasing: int, seed: int) -> list[d
     return records
 
 
+def by_template(answers: Path, questions: Path) -> dict[str, tuple[int, float]]:
+    """Per template (question family): (questions, accuracy) of the answer records, scored as bat eval does."""
+    references = [json.loads(line) for line in questions.read_text().splitlines()]
+    given = [json.loads(line)["answer"] for line in answers.read_text().splitlines()]
+    labels = known_labels(references, read_labels(questions.parent / "labels.txt"))
+    outcomes = {}
+    for answer, reference in zip(given, references):
+        outcomes.setdefault(reference["template"], []).append(score_answer(answer, reference, labels).correct)
+    return {template: (len(right), sum(right) / len(right)) for template, right in outcomes.items()}
+
+
 def cell(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -185,27 +198,46 @@ def main() -> None:
         shutil.copy(data / "labels.txt", plain / "labels.txt")  # bat eval reads the class names beside the questions
         records = plain_records(data, plain / "qa.jsonl", args.per_phrasing, args.seed)
         write_jsonl(records, plain / "qa.jsonl")
-        scores = {}
+        localized = folder / "localized.jsonl"  # accuracy.py --keep of the same folder leaves the encoder's records here
+        if not localized.is_file():
+            paths = "".join(f"{data / json.loads(line)['audio']}\n" for line in (data / "scenes.jsonl").read_text().splitlines())
+            localized.write_text(subprocess.run([sys.executable, "-m", "batcli", "localize", "-"], input=paths, check=True,
+                                                capture_output=True, text=True).stdout)
+        scores, templates = {}, {}
         for name, questions in (("plain", plain / "qa.jsonl"), ("template", data / "qa.jsonl")):
-            answers = plain / f"{name}-answers.jsonl"
+            answers, peer = plain / f"{name}-answers.jsonl", plain / f"{name}-rules.jsonl"
             bat("ask", "--questions", str(questions), "-o", str(answers), *model)
+            write_jsonl(rules_answers(questions, localized), peer)
             scores[name] = json.loads(bat("eval", str(answers), "--ref", str(questions)))
+            scores[f"{name}_rules"] = json.loads(bat("eval", str(peer), "--ref", str(questions)))
+            templates[name] = {who: by_template(path, questions) for who, path in (("model", answers), ("rules", peer))}
     entries = load_plain()
     asked = {int(record["question_id"][5:8]) for record in records}
     results = {"benchmark": "plain", "clips": args.clips, "seed": args.seed, "per_phrasing": args.per_phrasing,
                "phrasings": len(entries), "questions": len(records),
-               "not_asked": [entry["text"] for number, entry in enumerate(entries) if number not in asked], **scores}
+               "not_asked": [entry["text"] for number, entry in enumerate(entries) if number not in asked], **scores,
+               "by_template": templates}
     target = Path(__file__).parent / "results" / "plain.json"
     target.parent.mkdir(exist_ok=True)
     target.write_text(json.dumps(results, indent=2) + "\n")
     print(f"{len(asked)} of {len(entries)} phrasings asked, {len(records)} questions")
     for text in results["not_asked"]:
         print(f"not asked: {text}")
-    print(f"{'':<8} {'plain questions':>26}   {'template questions':>26}")
-    print(f"{'type':<8} " + "   ".join(f"{'questions':>9} {'accuracy':>8} {'in kind':>7}" for _ in scores))
+    print(f"{'':<8} " + "   ".join(f"{name:>26}" for name in ("plain: model", "plain: rules", "template: model", "template: rules")))
+    order = [scores[key] for key in ("plain", "plain_rules", "template", "template_rules")]
+    print(f"{'type':<8} " + "   ".join(f"{'questions':>9} {'accuracy':>8} {'in kind':>7}" for _ in order))
     for group in ("all", *QUESTION_TYPES):
-        print(f"{group:<8} " + "   ".join(columns(r if group == "all" else r[group] or {}) for r in scores.values()))
-    print(f"{'absent':<8} " + "   ".join(f"{'':>9} {cell(r['absent_accuracy']):>8} {'':>7}" for r in scores.values()))
+        print(f"{group:<8} " + "   ".join(columns(r if group == "all" else r[group] or {}) for r in order))
+    for kind in ("option", "unanswerable"):
+        print(f"{kind:<8} " + "   ".join(columns(r["by_kind"].get(kind) or {}) for r in order))
+    print(f"{'absent':<8} " + "   ".join(f"{'':>9} {cell(r['absent_accuracy']):>8} {'':>7}" for r in order))
+    print(f"{'template (family)':<22} " + " ".join(f"{name:>10}" for name in ("plain n", "model", "rules", "tmpl n", "model", "rules")))
+    for template in TEMPLATES_BY_ID:
+        cells = []
+        for name in ("plain", "template"):
+            model_row, rules_row = templates[name]["model"].get(template), templates[name]["rules"].get(template)
+            cells += [str(model_row[0]) if model_row else "-", cell(model_row and model_row[1]), cell(rules_row and rules_row[1])]
+        print(f"{template:<22} " + " ".join(f"{c:>10}" for c in cells))
 
 
 if __name__ == "__main__":

@@ -142,24 +142,13 @@ def _render_job(job: tuple[str, int]) -> tuple[str, int]:
     config: SimulateConfig = _worker["config"]
     out_dir: Path = _worker["out_dir"]
     name = _clip_name(index)
-    stream = CLIP_STREAM if kind == "clip" else RESPONSE_STREAM
-    scene_seed, question_seed = np.random.SeedSequence([config.seed, stream, index]).spawn(2)
-    rng = np.random.default_rng(scene_seed)
     if kind == "clip":
-        audio, fields = render_scene(rng, _worker["library"], _worker["hrtf"], config.room, config.scene, config.sample_rate, config.duration_s)
+        audio, scene, questions = render_clip(config, index, _worker["hrtf"], _worker["library"])
         with uninterrupted():
             save_audio(out_dir / "audio" / f"{name}.wav", audio, config.sample_rate)
-        scene = {
-            "clip_id": name,
-            "audio": f"audio/{name}.wav",
-            "sample_rate": config.sample_rate,
-            "duration_s": config.duration_s,
-            "split": config.split,
-            **fields,
-        }
-        questions = generate_questions(scene, np.random.default_rng(question_seed), config.split, _worker["library"].labels, config.questions)
         part = {"scene": scene, "questions": questions}
     else:
+        rng = np.random.default_rng(np.random.SeedSequence([config.seed, RESPONSE_STREAM, index]).spawn(2)[0])
         room_id = index // config.responses_per_room
         room = draw_room(np.random.default_rng([config.seed, ROOM_STREAM, room_id]), config.room)
         response, fields = render_response(rng, _worker["hrtf"], config.room, config.scene, room)
@@ -169,6 +158,24 @@ def _render_job(job: tuple[str, int]) -> tuple[str, int]:
     with uninterrupted(), atomic_write(_part_path(out_dir, kind, index)) as stream:
         json.dump(part, stream, ensure_ascii=False)
     return job
+
+
+def render_clip(config: SimulateConfig, index: int, hrtf: HRTF, library: SoundLibrary) -> tuple[np.ndarray, dict, list[dict]]:
+    """Clip `index` of the data set `config` describes, in memory: its audio (2, samples), its scene
+    record and its question records, the same as `bat simulate` writes for it."""
+    name = _clip_name(index)
+    scene_seed, question_seed = np.random.SeedSequence([config.seed, CLIP_STREAM, index]).spawn(2)
+    audio, fields = render_scene(np.random.default_rng(scene_seed), library, hrtf, config.room, config.scene, config.sample_rate, config.duration_s)
+    scene = {
+        "clip_id": name,
+        "audio": f"audio/{name}.wav",
+        "sample_rate": config.sample_rate,
+        "duration_s": config.duration_s,
+        "split": config.split,
+        **fields,
+    }
+    questions = generate_questions(scene, np.random.default_rng(question_seed), config.split, library.labels, config.questions)
+    return audio, scene, questions
 
 
 def save_response(path: Path, response: np.ndarray, sample_rate: int) -> None:
