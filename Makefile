@@ -41,7 +41,7 @@ benchmark: install
 # clips with 8 questions each, then LoRA adapters and a projector on SmolLM2-135M-Instruct, trained on
 # the frozen shipped encoder in one run of the `smollm2` preset (420 steps of 16 questions, about 55
 # minutes on 2 CPU cores, the encoder's pass over the clips 2 minutes more). Shipped as float16 with
-# the base model named, not copied, and a copy of the encoder it heard through.
+# the base model named, not copied; it hears through the shipped encoder.
 MODELS ?= build/models
 resume = $$(test -f $(1)/checkpoint.pt && echo --resume)
 models: encoder

@@ -22,15 +22,9 @@ from .records import atomic_write
 
 
 def load_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
-    """Read a file as float32 (channels, samples), resampled to `sample_rate` when given.
-
-    A WAV file shorter than its header says is an error: libsndfile would quietly read what is there.
-    """
-    missing = wav_shortfall(path)
-    if missing:
-        promised, held = missing
-        raise BatError(f"{path}: truncated WAV file: its header promises {promised:.3f} s of audio, "
-                       f"the file holds {held:.3f} s")
+    """Read a file as float32 (channels, samples), resampled to `sample_rate` when given; a truncated
+    WAV file is an error."""
+    _check_complete(path)
     try:
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, OSError) as err:
@@ -41,6 +35,15 @@ def load_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.nda
     if sample_rate is not None and rate != sample_rate:
         audio, rate = resample(audio, rate, sample_rate), sample_rate
     return audio, rate
+
+
+def _check_complete(path: str | Path) -> None:
+    """A WAV file shorter than its header says is an error: libsndfile would quietly read what is there."""
+    missing = wav_shortfall(path)
+    if missing:
+        promised, held = missing
+        raise BatError(f"{path}: truncated WAV file: its header promises {promised:.3f} s of audio, "
+                       f"the file holds {held:.3f} s")
 
 
 def wav_shortfall(path: str | Path) -> tuple[float, float] | None:
@@ -113,9 +116,7 @@ def binaural_blocks(path: str, sample_rate: int, block_s: float = BLOCK_S) -> It
     read_binaural's samples: the same bytes at the file's own rate; resampled, each block is taken
     with a margin on either side and cut at a whole period of both rates, so the sinc kernel sees what
     it sees in one pass over the file."""
-    missing = wav_shortfall(path)
-    if missing:
-        raise BatError(f"{path}: truncated WAV file: its header promises {missing[0]:.3f} s of audio, the file holds {missing[1]:.3f} s")
+    _check_complete(path)
     try:
         stream = soundfile.SoundFile(str(path))
     except (soundfile.LibsndfileError, RuntimeError, OSError) as err:

@@ -18,15 +18,11 @@ import re
 from itertools import product
 
 
-FORMS = ("yes_no", "either_or", "wh", "imperative")
 AUXILIARIES = frozenset("is are was does do did can could would will has have am".split())
 IMPERATIVE_VERBS = frozenset("tell name identify count locate give list say describe point find".split())
 
 LEXICON = {
     "sound": ("sound", "noise", "source", "thing"),
-    "hear": ("hear", "make out", "pick up"),
-    "far": ("far", "far away", "far off"),
-    "metres": ("metres", "meters"),
 }
 
 # The words either/or questions offer for a side, as people say them, and the side each one means;
@@ -44,7 +40,7 @@ FRONT_UNSURE = "I can't tell front from behind"  # where what was heard leaves t
 
 def expand(pattern: str) -> list[str]:
     """Every text a pattern makes, in order, with word classes and alternatives spelt out and spaces
-    tidied: `Is (the|that) {x} <far>?` -> `Is the {x} far?`, `Is the {x} far away?`, ..."""
+    tidied: `Is (the|that) <sound> (far|)?` -> `Is the sound far?`, `Is the sound?`, ..., `Is that thing?`."""
     text = re.sub(r"<(\w+)>", lambda m: "(" + "|".join(LEXICON[m.group(1)]) + ")", pattern)
     parts = re.split(r"\(([^()]*)\)", text)  # even items literal, odd ones alternatives
     choices = [[part] if i % 2 == 0 else part.split("|") for i, part in enumerate(parts)]
@@ -58,7 +54,7 @@ def _tidy(text: str) -> str:
 
 
 def form_of(text: str, names: list[str] = ()) -> str:
-    """Which of FORMS a question takes: either_or when it offers two answers, imperative when it opens
+    """Which form a question takes: either_or when it offers two answers, imperative when it opens
     with a verb of asking, yes_no when with an auxiliary, wh otherwise."""
     if offered_options(text, names):
         return "either_or"

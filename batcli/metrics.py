@@ -518,9 +518,9 @@ def score_answer(answer: str | None, reference: dict, labels: Iterable[str] = ()
     Correct means, by answer_kind(): labels/label - the same set of classes (parse_labels; "nothing"
     is the empty set); direction_distance - the same set of direction words and a distance at most
     DISTANCE_THRESHOLD_M off, or "none" for "none"; distance - at most DISTANCE_THRESHOLD_M off, or
-    "none" for "none"; yes_no - the same yes or no; count - the same number; option - of the two answers
-    the question offers (grammar.offered_options), the answer names the right one and not the other;
-    unanswerable - the answer says it cannot tell.
+    "none" for "none"; yes_no - the same yes or no; count - the same number; option - of the two
+    answers the question offers (the reference's `options`, or read from its question), the answer
+    names the right one and not the other; unanswerable - the answer says it cannot tell.
     Raises ValueError (TypeError: no answer text) when the reference itself cannot be read that way.
     """
     kind, truth = answer_kind(reference), reference.get("answer")
@@ -539,7 +539,7 @@ def score_answer(answer: str | None, reference: dict, labels: Iterable[str] = ()
         "on_kind": answered and answers_in_kind(given, kind, labels),
     }
     if kind == "option":  # one of the two answers the question offers
-        offered = [normalize_answer(o) for o in offered_options(str(reference.get("question", "")), list(labels)) or []]
+        offered = [normalize_answer(o) for o in reference.get("options") or offered_options(str(reference.get("question", "")), list(labels)) or []]
         if normalize_answer(truth) not in offered:
             raise ValueError(f"answer {truth!r} is not one of the options the question offers")
         honest = answered and CANNOT_TELL.search(given.lower()) is not None  # "I can't tell front from behind" answers, wrongly

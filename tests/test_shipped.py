@@ -92,3 +92,19 @@ def test_ask_streams_each_answer_out_before_it_reads_the_next_question():
         assert process.wait(timeout=60) == 0 and process.stdout.read() == ""
     finally:
         process.kill()
+
+
+def test_both_shipped_models_were_trained_on_the_inputs_this_code_makes():
+    """Each model folder records the input version it was trained on; loading checks it against the code's."""
+    from batcli.encoder.features import INPUT_VERSION as FEATURES
+    from batcli.encoder.model import load_model, shipped_encoder_dir
+    from batcli.llm.model import INPUT_VERSION as PROMPT
+    from batcli.llm.model import load_spatial_lm, shipped_llm_dir
+
+    llm = shipped_llm_dir()
+    meta = json.loads((llm / "bat-llm.json").read_text())
+    assert meta["input_version"] == PROMPT
+    for encoder in (shipped_encoder_dir(), shipped_encoder_dir() if meta["encoder"] == "builtin" else llm / meta["encoder"]):
+        assert json.loads((encoder / "config.json").read_text())["input_version"] == FEATURES
+        load_model(encoder)
+    load_spatial_lm(llm, "cpu")

@@ -793,14 +793,16 @@ def word(candidate: Candidate, split: str, rng: np.random.Generator) -> str:
 
 def question_record(question_id: str, audio: str, text: str, candidate: Candidate) -> dict:
     """The qa.jsonl record of a question worded `text` whose answer is `candidate`'s: for an either/or
-    question, the word it offers for that answer ("ahead" for front, when it asks "ahead or behind?")."""
+    question, the word it offers for that answer ("ahead" for front, when it asks "ahead or behind?"),
+    and the two it offers under `options`."""
     template = candidate.template
-    answer = candidate.answer
+    answer, extra = candidate.answer, {}
     if template.answer_kind == "option":
         offered = offered_options(text, [candidate.fills.get("x", ""), candidate.fills.get("y", "")]) or []
         answer = next((o for o in offered if OPTION_SIDES.get(o, o) == answer), answer)
+        extra["options"] = offered
     record = {"question_id": question_id, "audio": audio, "question_type": template.question_type, "question": text,
-              "answer": answer, "answer_kind": template.answer_kind, "template": template.id}
+              "answer": answer, "answer_kind": template.answer_kind, "template": template.id, **extra}
     if template.reasoning:
         record["reasoning"] = template.reasoning
     return record

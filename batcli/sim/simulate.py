@@ -11,7 +11,7 @@ Output folder:
 Clip i is drawn from its own generator, seeded by (seed, i), so the output is the same bytes
 whatever the worker count, and `--shard K/N` simply renders the K-th of N contiguous index ranges.
 Finished clips are kept in `.parts/` until the run completes, so an interrupted run resumes; `.lock`
-refuses a second run on the same folder while one is writing there.
+refuses a second run on the same folder while one is writing there (and goes when the set is complete).
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ def simulate(config: SimulateConfig, out_dir: Path, workers: int) -> dict:
         _run(todo, config, out_dir, hrtf, library, workers)
         with uninterrupted():
             _assemble(out_dir, clips, responses)
+            (out_dir / ".lock").unlink()  # a finished set holds only its files; a run after this finds it complete
         return _summary(out_dir)
 
 
