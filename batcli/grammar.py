@@ -58,7 +58,7 @@ def form_of(text: str, names: list[str] = ()) -> str:
     with a verb of asking, yes_no when with an auxiliary, wh otherwise."""
     if offered_options(text, names):
         return "either_or"
-    first = _words(text).split()[0] if _words(text).strip() else ""
+    first = next(iter(_words(text).split()), "")
     if first in IMPERATIVE_VERBS:
         return "imperative"
     return "yes_no" if first in AUXILIARIES else "wh"
