@@ -8,7 +8,9 @@ before near/far, since "further left" compares sides); which is closest; are bot
 name: where, how far, or yes/no (is it there; is it at the side); no name: what is at the side,
 where the one sound is, what sounds there are. The answers come from the localized sources (best
 first) in the simulator's styles: `dog; siren`, `left, front; 2.5m`, `1.5m`, `Yes`, `2`, and `none`,
-`No` or `nothing` for a sound that was not localized or a side where none was.
+`No` or `nothing` for a sound that was not localized or a side where none was. Sides are read from the
+records' direction words, which leave front and behind out where `bat localize` is unsure, as the
+language model's heard text does: both read the same words.
 
 Benchmark code, not part of the package. Usage from another benchmark:
     from rules import answer; text = answer(question, localization_record, names)
@@ -66,9 +68,15 @@ def side_of(text: str) -> str | None:
     return next((SIDE_WORDS[word] for word in words if word in SIDE_WORDS), None)
 
 
+def said(source: dict) -> str:
+    """The direction words of a localized source as `bat localize` says them (front and behind left out
+    where it is unsure): what the language model's heard text says too."""
+    return source.get("direction", direction_words(source["azimuth_deg"], source["elevation_deg"]))
+
+
 def at(source: dict, side: str) -> bool:
     """Whether the direction words of the source say `side`."""
-    return side in direction_words(source["azimuth_deg"], source["elevation_deg"]).split(", ")
+    return side in said(source).split(", ")
 
 
 def distance(metres: float) -> str:
@@ -76,7 +84,7 @@ def distance(metres: float) -> str:
 
 
 def place(source: dict) -> str:
-    return f"{direction_words(source['azimuth_deg'], source['elevation_deg'])}; {distance(source['distance_m'])}"
+    return f"{said(source)}; {distance(source['distance_m'])}"
 
 
 def compare(question: str, x: dict, y: dict) -> str:
@@ -103,8 +111,7 @@ def choose(rest: str, options: list[str], named: list[str], by_label: dict, sour
         if source is None:
             return options[0]
         axis = {"left": 0, "right": 0, "front": 1, "behind": 1, "above": 2, "below": 2}[OPTION_SIDES[options[0]]]
-        said = source.get("direction", direction_words(source["azimuth_deg"], source["elevation_deg"])).split(", ")
-        if axis == 1 and not {"front", "behind"} & set(said):  # bat localize left that side open
+        if axis == 1 and not {"front", "behind"} & set(said(source).split(", ")):  # bat localize left that side open
             return FRONT_UNSURE
         angles = plane_angles(source["azimuth_deg"], source["elevation_deg"])
         positive = OPTION_SIDES[options[0]] in ("left", "front", "above")

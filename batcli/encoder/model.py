@@ -23,7 +23,7 @@ from ..config import from_dict
 from ..errors import BatError, UsageError
 from ..records import check_input_version, read_json, read_tensors, write_tensors, write_text
 from ..sim.hrtf import load_hrtf
-from .features import INPUT_VERSION, BinauralFeatures, DirectCues
+from .features import INPUT_VERSION, VOTE_ROWS, BinauralFeatures, DirectCues
 
 
 @dataclass
@@ -89,10 +89,13 @@ class EncoderDims:
             raise BatError(f"model.f_max {self.f_max} Hz is above the Nyquist frequency of {self.sample_rate} Hz")
 
 
+IDENTITY = (1.0, *([0.0] * VOTE_ROWS), 0.0)  # a front calibration that leaves the front mass as it is and ignores the votes
+
+
 @dataclass
 class SlotOutputs:
     """Logits per slot: presence (batch, slots) and classes, azimuth, elevation, distance (batch, slots, bins);
-    with the evidence front end, when asked for, the clip's template votes (batch, directions) for the
+    with the evidence front end, when asked for, the clip's template votes (batch, VOTE_ROWS, directions) for the
     HRTF set's measured directions (unit vectors, (directions, 3))."""
 
     presence: torch.Tensor
@@ -113,7 +116,7 @@ class SpatialEncoder(nn.Module):
         super().__init__()
         dims.check()
         self.dims, self.labels = dims, list(labels)
-        self.front_calibration = (1.0, 0.0, 0.0)  # readout.calibrated's (a, b, c), fitted on validation clips in training
+        self.front_calibration = IDENTITY  # readout.calibrated's (a, *b, c), fitted on validation clips in training
         self.features = BinauralFeatures(dims.sample_rate, dims.n_fft, dims.hop, dims.n_mels, dims.f_min, dims.f_max, dims.features)
         if dims.stem == "cnn":
             self.stem = conv_stem(self.features.maps, dims)
@@ -232,9 +235,10 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu") -> Spatia
         raise BatError(f"{folder / 'config.json'}: not the dimensions of a bat encoder ({err})") from None
     labels = [line.strip() for line in (folder / "labels.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
     model = SpatialEncoder(dims, labels)
-    calibration = meta.get("front_calibration", [1.0, 0.0, 0.0])
-    if not (isinstance(calibration, list) and len(calibration) == 3 and all(isinstance(v, (int, float)) for v in calibration)):
-        raise BatError(f"{folder / 'config.json'}: front_calibration must be three numbers (mass, votes, bias), got {calibration!r}")
+    calibration = meta.get("front_calibration", list(IDENTITY))
+    if not (isinstance(calibration, list) and len(calibration) == len(IDENTITY) and all(isinstance(v, (int, float)) for v in calibration)):
+        raise BatError(f"{folder / 'config.json'}: front_calibration must be {len(IDENTITY)} numbers (mass, {VOTE_ROWS} rows of votes, bias), "
+                       f"got {calibration!r}")
     model.front_calibration = tuple(float(v) for v in calibration)
     state = {k: v.float() if v.is_floating_point() else v for k, v in read_tensors(folder / "model.safetensors")[0].items()}
     try:

@@ -10,11 +10,11 @@ direction and distance cross-entropy); matched slots learn to be present, the ot
 With at most a handful of slots, trying every permutation is cheap.
 
 Front or back is decided by probability, not by the azimuth's peak: a static head tells front from
-back only through the pinna's colouring, so the distribution often holds two mirror peaks. Two numbers
-weigh the sides: the azimuth distribution's mass in front, and (evidence front end) the vote balance:
-of the onsets' template votes on the slot's cone of confusion, those in front minus those behind,
-over all the clip's votes (votes spread everywhere by reverberation or noise say little). The model's
-calibration (a logistic fit of both on the validation clips) turns them into each source's
+back only through the pinna's colouring, so the distribution often holds two mirror peaks. Three numbers
+weigh the sides: the azimuth distribution's mass in front, and (evidence front end) the vote balance of
+each row of template votes (8-ms and 32-ms frames): of the votes on the slot's cone of confusion, those
+in front minus those behind, over all the clip's votes (votes spread everywhere by reverberation or
+noise say little). The model's calibration (a logistic fit on the validation clips) turns them into each source's
 `front_probability`; the decoded azimuth is mirrored across the interaural axis when its peak
 lies on the less likely side, and the direction words leave front/behind out below FRONT_SURE.
 Where enough votes fall near a source, its direction then moves to their mean (refine_with_votes).
@@ -31,7 +31,8 @@ import torch.nn.functional as F
 
 from ..geometry import DIRECTION_MARGIN_DEG, direction_words, great_circle_deg, plane_angles, to_spherical, unit_vector, wrap_azimuth
 from ..metrics import match_sources
-from .model import EncoderDims, SlotOutputs
+from .features import VOTE_ROWS
+from .model import IDENTITY, EncoderDims, SlotOutputs
 
 DIRECTION_WEIGHT = 2.0  # the paper's weighting of the direction terms against class and distance
 SMOOTHING_BINS = 1.0  # standard deviation of the Gaussian target, in bins
@@ -40,7 +41,6 @@ FRONT_SURE = 0.8  # front/behind is said only when one side is at least this lik
 CONE_WIDTH_DEG = 20.0  # votes within this many degrees of a slot's lateral angle lie on its cone of confusion
 REFINE_RADIUS_DEG = 25.0  # a source moves to the mean direction of the template votes within this angle of it
 REFINE_SHARE = 0.1  # when those votes hold at least this share of the clip's votes
-IDENTITY = (1.0, 0.0, 0.0)  # a calibration that leaves the front mass as it is and ignores the votes
 
 
 @dataclass
@@ -160,20 +160,21 @@ def front_mass(outputs: SlotOutputs, dims: EncoderDims) -> np.ndarray:
 
 
 def vote_balance(votes: torch.Tensor | None, directions: torch.Tensor | None, azimuth: np.ndarray, elevation: np.ndarray) -> np.ndarray:
-    """Per slot (batch, slots): of the template votes on its cone of confusion (within CONE_WIDTH_DEG of
+    """Per slot and row of votes (batch, slots, rows; votes (batch, rows, directions)): of the template
+    votes on its cone of confusion (within CONE_WIDTH_DEG of
     its lateral angle, at any elevation), those in front minus those behind, over all the clip's votes:
     in [-1, 1], 0 without votes. Near 1 or -1 only when most of what the matcher heard lies on this
     slot's cone and on one side (one source in a free field); votes spread everywhere by reverberation
     or noise say little. The cone, not the slot's own direction, since the decoded elevation may be off."""
     if votes is None:
-        return np.zeros(azimuth.shape)
+        return np.zeros((*azimuth.shape, VOTE_ROWS))
     vectors = directions.cpu().numpy().astype(np.float64)  # (directions, 3): x front, y left
     vote_lateral = np.degrees(np.arcsin(np.clip(vectors[:, 1], -1.0, 1.0)))
     lateral = np.degrees(np.arcsin(np.clip(unit_vector(azimuth, elevation)[..., 1], -1.0, 1.0)))  # (batch, slots)
     on_cone = np.abs(vote_lateral - lateral[..., None]) <= CONE_WIDTH_DEG  # (batch, slots, directions)
     side = np.where(vectors[:, 0] > 0, 1.0, -1.0)
-    weights = votes.cpu().numpy().astype(np.float64)[:, None, :]  # (batch, 1, directions)
-    return (weights * on_cone * side).sum(-1) / (weights.sum(-1) + 1e-12)
+    weights = votes.cpu().numpy().astype(np.float64)[:, None]  # (batch, 1, rows, directions)
+    return (weights * (on_cone * side)[:, :, None]).sum(-1) / (weights.sum(-1) + 1e-12)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -181,32 +182,33 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def calibrated(mass: np.ndarray, balance: np.ndarray, calibration: tuple[float, float, float]) -> np.ndarray:
-    """The front probability: sigmoid(a logit(mass) + b balance + c) for calibration (a, b, c)."""
-    a, b, c = calibration
-    return 1.0 / (1.0 + np.exp(-(a * _logit(mass) + b * balance + c)))
+def calibrated(mass: np.ndarray, balance: np.ndarray, calibration: tuple[float, ...]) -> np.ndarray:
+    """The front probability: sigmoid(a logit(mass) + b . balance + c) for calibration (a, *b, c), with
+    balance (..., VOTE_ROWS)."""
+    a, *b, c = calibration
+    return 1.0 / (1.0 + np.exp(-(a * _logit(mass) + balance @ np.array(b) + c)))
 
 
-def fit_calibration(mass: np.ndarray, balance: np.ndarray, front: np.ndarray, steps: int = 200, prior: float = 1.0) -> tuple[float, float, float]:
+def fit_calibration(mass: np.ndarray, balance: np.ndarray, front: np.ndarray, steps: int = 200, prior: float = 1.0) -> tuple[float, ...]:
     """Logistic regression of whether each source was in front on logit(front mass) and the vote
-    balance, by Newton's method; a penalty of `prior` times the squared distance from IDENTITY keeps a
-    fit on a handful of sources from running off (on hundreds it hardly counts)."""
-    features = np.stack([_logit(mass), balance, np.ones_like(mass)], -1)
+    balances (sources, VOTE_ROWS), by Newton's method; a penalty of `prior` times the squared distance
+    from IDENTITY keeps a fit on a handful of sources from running off (on hundreds it hardly counts)."""
+    features = np.concatenate([_logit(mass)[:, None], balance, np.ones_like(mass)[:, None]], -1)
     identity = np.array(IDENTITY)
     params = identity.copy()
     for _ in range(steps):
         p = 1.0 / (1.0 + np.exp(-features @ params))
         gradient = features.T @ (p - front) + prior * (params - identity)
-        hessian = features.T @ (features * (p * (1 - p))[:, None]) + prior * np.eye(3)
+        hessian = features.T @ (features * (p * (1 - p))[:, None]) + prior * np.eye(len(identity))
         update = np.linalg.solve(hessian, gradient)
         params -= update
         if np.abs(update).max() < 1e-9:
             break
-    return float(params[0]), float(params[1]), float(params[2])
+    return tuple(float(v) for v in params)
 
 
 def calibration_data(outputs: SlotOutputs, dims: EncoderDims, references: list[list[dict]], threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Front mass and vote balance of every present slot matched to a reference source off the frontal
+    """Front mass and vote balances (sources, VOTE_ROWS) of every present slot matched to a reference source off the frontal
     plane, and whether that source is in front: what fit_calibration learns from. Slots are matched to
     sources with front and back folded together, so a mirrored peak still finds its source."""
     presence = torch.sigmoid(outputs.presence.float()).cpu().numpy()
@@ -224,23 +226,26 @@ def calibration_data(outputs: SlotOutputs, dims: EncoderDims, references: list[l
         for i, j, _ in match_sources(predicted, [folded(r["azimuth_deg"], r["elevation_deg"]) for r in reference]):
             frontal = plane_angles(reference[j]["azimuth_deg"], reference[j]["elevation_deg"])[1]
             if abs(frontal) > DIRECTION_MARGIN_DEG:
-                rows.append((mass[b, slots[i]], balance[b, slots[i]], float(frontal > 0)))
-    return tuple(np.array(rows, dtype=np.float64).reshape(-1, 3).T)
+                rows.append((mass[b, slots[i]], *balance[b, slots[i]], float(frontal > 0)))
+    table = np.array(rows, dtype=np.float64).reshape(-1, VOTE_ROWS + 2)
+    return table[:, 0], table[:, 1:-1], table[:, -1]
 
 
 def refine_with_votes(votes: torch.Tensor | None, directions: torch.Tensor | None, azimuth: np.ndarray,
                       elevation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each slot's direction moved to the vote-weighted mean of the template votes within
     REFINE_RADIUS_DEG of it, where those hold REFINE_SHARE of the clip's votes or more; the others (and
-    all, without votes) stay. The network places sources well on their cone of confusion but up/down
-    along it less well than the matcher's exact templates do where onsets are clean: on 400 free-field
-    development clips the single-source DoA error falls from 30.9 to 26.8 deg, on 800 in rooms from
-    33.9 to 32.2 deg. A radius of 35 deg gains more in a free field (24.3 deg) but loses through a head
-    whose templates differ from the set's."""
+    all, without votes) stay. Each row of votes counts by its share of the row's votes. The network
+    places sources well on their cone of confusion but up/down along it less well than the matcher's
+    exact templates do where onsets are clean: on 400 free-field development clips the single-source
+    DoA error falls from 30.9 to 26.8 deg with the short frames' votes, to 26.6 with the long frames'
+    and both; on 800 in rooms from 33.9 to 32.2, 33.4 and 32.4 deg. A radius of 35 deg gains more in a
+    free field but loses through a head whose templates differ from the set's."""
     if votes is None:
         return azimuth, elevation
     vectors = directions.cpu().numpy().astype(np.float64)
-    weights = votes.cpu().numpy().astype(np.float64)[:, None, :]  # (batch, 1, directions)
+    rows = votes.cpu().numpy().astype(np.float64)  # (batch, rows, directions)
+    weights = (rows / np.maximum(rows.sum(-1, keepdims=True), 1e-12)).sum(1)[:, None, :]  # (batch, 1, directions)
     near = unit_vector(azimuth, elevation) @ vectors.T >= np.cos(np.radians(REFINE_RADIUS_DEG))  # (batch, slots, directions)
     local = weights * near
     mean = local @ vectors  # (batch, slots, 3)
@@ -249,7 +254,7 @@ def refine_with_votes(votes: torch.Tensor | None, directions: torch.Tensor | Non
     return np.where(moved, refined_azimuth, azimuth), np.where(moved, refined_elevation, elevation)
 
 
-def slot_places(outputs: SlotOutputs, dims: EncoderDims, calibration: tuple[float, float, float] = IDENTITY
+def slot_places(outputs: SlotOutputs, dims: EncoderDims, calibration: tuple[float, ...] = IDENTITY
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every slot's azimuth (deg), elevation (deg), distance (m) and front probability, each (batch,
     slots), as `bat localize` reports them: the decoded azimuth on the likelier side of the frontal
@@ -265,7 +270,7 @@ def slot_places(outputs: SlotOutputs, dims: EncoderDims, calibration: tuple[floa
 
 
 def decode(outputs: SlotOutputs, dims: EncoderDims, labels: list[str], threshold: float = 0.5, unknown_below: float = 0.0,
-           calibration: tuple[float, float, float] = IDENTITY) -> list[dict]:
+           calibration: tuple[float, ...] = IDENTITY) -> list[dict]:
     """Per clip: located sources (best first) and clip-level class scores.
 
     A slot is reported when its presence probability reaches `threshold`; its label is the most

@@ -218,10 +218,10 @@ def test_the_hrtf_evidence_peaks_at_the_direction_of_a_source_and_not_at_its_mir
 
 
 def test_the_template_votes_go_to_the_source_in_a_free_field_and_its_side_in_a_room():
-    """Bursts through KEMAR: in a free field most of the onset weight votes for measured directions
-    within 15 deg of the source; with an echo from behind on the other side 3 ms later, the votes still
-    fall on the source's side of the frontal plane."""
-    from batcli.encoder.features import DirectCues
+    """Bursts through KEMAR: in a free field most of the onset weight of both rows of votes (short and
+    long frames) goes to measured directions within 15 deg of the source; with an echo from behind on
+    the other side 3 ms later, the short frames' votes still fall on the source's side of the frontal plane."""
+    from batcli.encoder.features import VOTE_ROWS, DirectCues
     from batcli.geometry import unit_vector
     from batcli.sim.hrtf import load_hrtf
 
@@ -232,9 +232,30 @@ def test_the_template_votes_go_to_the_source_in_a_free_field_and_its_side_in_a_r
         votes = cues.votes(torch.from_numpy(ears).float()[None])[0].numpy()
         source = unit_vector(azimuth, elevation)
         near = cues.vote_directions.numpy() @ source >= np.cos(np.radians(15.0))
-        assert votes.shape == (len(hrtf.irs),) and votes[near].sum() > 0.6 * votes.sum()
+        assert votes.shape == (VOTE_ROWS, len(hrtf.irs))
+        assert all(row[near].sum() > 0.6 * row.sum() for row in votes)
     signal = bursts(seed=4)
     echoed = kemar_ears(40.0, signal) + 0.5 * kemar_ears(220.0, signal, delay=96)  # the echo from behind
-    votes = cues.votes(torch.from_numpy(echoed).float()[None])[0].numpy()
+    short = cues.votes(torch.from_numpy(echoed).float()[None])[0, 0].numpy()
     in_front = cues.vote_directions.numpy()[:, 0] > 0
-    assert votes[in_front].sum() > 0.8 * votes.sum()
+    assert short[in_front].sum() > 0.8 * short.sum()
+
+
+def test_the_long_frames_votes_hear_a_source_through_diffuse_noise():
+    """Bursts from the front left (40 deg) in a diffuse background 6 dB below them: the long frames'
+    votes, with the background's interaural spectrum taken out, still go to the source's side of the
+    frontal plane and mostly within 15 deg of it (left in, the background pulls half the votes behind)."""
+    from batcli.encoder.features import DirectCues
+    from batcli.geometry import unit_vector
+    from batcli.sim.hrtf import load_hrtf
+    from batcli.sim.rooms import diffuse_noise
+
+    hrtf = load_hrtf("kemar", 32000)
+    cues = DirectCues(256, hrtf)
+    ears = burst_ears(hrtf, 40.0, 0.0, seed=5)
+    noise = diffuse_noise(hrtf, np.random.default_rng(5), ears.shape[1])
+    ears = ears + noise * np.sqrt(np.mean(ears**2) / np.mean(noise**2) / 10 ** 0.6)
+    long = cues.votes(torch.from_numpy(ears).float()[None])[0, 1].numpy()
+    directions = cues.vote_directions.numpy()
+    assert long[directions[:, 0] > 0].sum() > 0.8 * long.sum()
+    assert long[directions @ unit_vector(40.0, 0.0) >= np.cos(np.radians(15.0))].sum() > 0.6 * long.sum()

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from batcli.encoder.model import EncoderDims, SlotOutputs
+from batcli.encoder.model import IDENTITY
 from batcli.encoder.readout import bin_centres, calibrated, calibration_data, decode, fit_calibration, make_targets, slot_loss, vote_balance
 
 LABELS = ["dog", "siren", "rain"]
@@ -131,15 +132,15 @@ def test_a_peak_on_the_less_likely_side_is_mirrored():
 
 def test_calibration_recovers_a_known_miscalibration_and_weighs_the_votes():
     rng = np.random.default_rng(0)
-    mass, balance = rng.uniform(0.02, 0.98, 20000), rng.uniform(-1.0, 1.0, 20000)
+    mass, balance = rng.uniform(0.02, 0.98, 20000), rng.uniform(-1.0, 1.0, (20000, 2))  # short and long frames' balances
     logit = lambda p: np.log(p / (1 - p))  # noqa: E731
-    truth = 1 / (1 + np.exp(-(2.0 * logit(mass) + 1.5 * balance + 0.5)))  # an overly modest model, biased to the back
+    truth = 1 / (1 + np.exp(-(2.0 * logit(mass) + 1.5 * balance[:, 0] + 0.7 * balance[:, 1] + 0.5)))  # overly modest, biased to the back
     front = rng.random(20000) < truth
-    a, b, c = fit_calibration(mass, balance, front.astype(float))
-    assert abs(a - 2.0) < 0.15 and abs(b - 1.5) < 0.15 and abs(c - 0.5) < 0.1
-    assert np.abs(calibrated(mass, balance, (a, b, c)) - truth).max() < 0.05
-    assert np.allclose(calibrated(mass, balance, (1.0, 0.0, 0.0)), mass, atol=1e-6)  # the identity leaves the mass alone
-    few = fit_calibration(np.array([0.6, 0.4, 0.55]), np.zeros(3), np.array([1.0, 0.0, 1.0]))  # separable: unpenalised, it runs off
+    a, b_short, b_long, c = fit_calibration(mass, balance, front.astype(float))
+    assert abs(a - 2.0) < 0.15 and abs(b_short - 1.5) < 0.15 and abs(b_long - 0.7) < 0.15 and abs(c - 0.5) < 0.1
+    assert np.abs(calibrated(mass, balance, (a, b_short, b_long, c)) - truth).max() < 0.05
+    assert np.allclose(calibrated(mass, balance, IDENTITY), mass, atol=1e-6)  # the identity leaves the mass alone
+    few = fit_calibration(np.array([0.6, 0.4, 0.55]), np.zeros((3, 2)), np.array([1.0, 0.0, 1.0]))  # separable: unpenalised, it runs off
     assert 1.0 < few[0] < 5.0
 
 
@@ -150,7 +151,7 @@ def test_calibration_data_matches_a_mirrored_slot_to_its_source_and_skips_the_fr
     mass, balance, front = calibration_data(outputs, DIMS, references)
     assert len(mass) == 1  # the source at 260 deg is within 10 deg of the frontal plane
     assert abs(mass[0] - 0.9) < 0.02 and front[0] == 0.0  # heard mostly in front, the source was behind
-    assert balance[0] == 0.0  # no votes: no evidence either way
+    assert balance.shape == (1, 2) and (balance == 0.0).all()  # no votes: no evidence either way
 
 
 def test_votes_near_the_back_candidate_move_the_front_probability_back():
@@ -163,9 +164,10 @@ def test_votes_near_the_back_candidate_move_the_front_probability_back():
     outputs.azimuth = torch.stack([mirror_peaks(40.0, 0.5), outputs.azimuth[0, 1]])[None]
     # behind on the slot's cone (lateral angle 40 deg, though 15 deg up), then a vote off the cone
     outputs.vote_directions = torch.from_numpy(unit_vector(np.array([138.3, 300.0]), np.array([15.0, 0.0]))).float()
-    outputs.votes = torch.tensor([[3.0, 1.0]])
-    assert vote_balance(outputs.votes, outputs.vote_directions, np.array([[40.0]]), np.array([[0.0]]))[0, 0] == pytest.approx(-0.75)
-    [clip] = decode(outputs, DIMS, LABELS, calibration=(1.0, 10.0, 0.0))
+    outputs.votes = torch.tensor([[[3.0, 1.0], [0.0, 1.0]]])  # short frames, long frames
+    balance = vote_balance(outputs.votes, outputs.vote_directions, np.array([[40.0]]), np.array([[0.0]]))
+    assert balance[0, 0] == pytest.approx([-0.75, 0.0])  # the long frames' one vote is off the cone
+    [clip] = decode(outputs, DIMS, LABELS, calibration=(1.0, 10.0, 0.0, 0.0))
     [source] = clip["sources"]
     assert source["front_probability"] < 0.05 and source["direction"] == "left, behind, above"
     assert abs(source["azimuth_deg"] - 138.3) < 1.0 and abs(source["elevation_deg"] - 15.0) < 1.0  # moved to the votes near it
@@ -178,17 +180,17 @@ def test_votes_near_a_source_move_it_to_their_mean_and_leave_its_side():
     from batcli.geometry import great_circle_deg, unit_vector
 
     directions = torch.from_numpy(unit_vector(np.array([60.0, 70.0, 250.0]), np.array([20.0, 20.0, 0.0]))).float()
-    votes = torch.tensor([[2.0, 2.0, 1.0]])
+    votes = torch.tensor([[[2.0, 2.0, 1.0], [4.0, 4.0, 2.0]]])  # each row counts by its shares
     azimuth, elevation = refine_with_votes(votes, directions, np.array([[60.0, 240.0]]), np.array([[5.0, 0.0]]))
     assert great_circle_deg(azimuth[0, 0], elevation[0, 0], 65.0, 20.0) < 1.0  # the two votes within 25 deg
     assert great_circle_deg(azimuth[0, 1], elevation[0, 1], 250.0, 0.0) < 1e-6  # one vote, 20 % of the clip's
-    few = torch.tensor([[0.05, 0.0, 1.0]])  # under a tenth of the clip's votes near the first slot: it stays
+    few = torch.tensor([[[0.05, 0.0, 1.0], [0.0, 0.0, 1.0]]])  # under a tenth of the clip's votes near the first slot: it stays
     azimuth, elevation = refine_with_votes(few, directions, np.array([[60.0]]), np.array([[5.0]]))
     assert (azimuth[0, 0], elevation[0, 0]) == (60.0, 5.0)
     assert refine_with_votes(None, None, np.array([[50.0]]), np.array([[0.0]]))[0][0, 0] == 50.0
     # through decode: a source put in front is pulled toward votes that straddle the frontal plane, and stays in front
     outputs = outputs_for([("dog", 80.0, 0.0, 2.0), ("rain", 265.0, 0.0, 1.0)], [True, False])
-    outputs.votes = torch.tensor([[1.0, 3.0]])
+    outputs.votes = torch.tensor([[[1.0, 3.0], [1.0, 3.0]]])
     outputs.vote_directions = torch.from_numpy(unit_vector(np.array([85.0, 100.0]), np.array([0.0, 0.0]))).float()
-    [source] = decode(outputs, DIMS, LABELS, calibration=(5.0, 0.0, 3.0))[0]["sources"]
+    [source] = decode(outputs, DIMS, LABELS, calibration=(5.0, 0.0, 0.0, 3.0))[0]["sources"]
     assert source["front_probability"] > 0.5 and 80.0 < source["azimuth_deg"] <= 90.0
