@@ -18,6 +18,9 @@ import numpy as np
 import pytest
 import soundfile
 
+from batcli.encoder.features import INPUT_VERSION as ENCODER_INPUT_VERSION
+from batcli.llm.model import INPUT_VERSION as LLM_INPUT_VERSION
+
 from .conftest import RATE, TINY_LLM, set_options
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -221,7 +224,7 @@ CASES = [
          lambda k: localize("--model", k.damaged(k.encoder, "model", "model.safetensors", 5000))),
     Case("encoder labels not its classes", 1, "model.safetensors: weights do not fit config.json and the 2 classes of labels.txt",
          lambda k: localize("--model", k.replaced(k.encoder, "labels.txt", "dog\ncat\n"))),
-    Case("encoder trained on other features", 1, "config.json: was trained on version 0 of the encoder's features, this bat makes version 1",
+    Case("encoder trained on other features", 1, f"config.json: was trained on version 0 of the encoder's features, this bat makes version {ENCODER_INPUT_VERSION}",
          lambda k: localize("--model", another_input_version(k, k.encoder, "config.json"))),
     Case("training from a model of other classes", 1, "its classes differ",
          lambda k: ["train-encoder", k.encoder_config, "--set", f"init={renamed_class(k)}", "--data", k.scenes, "-o", k.tmp / "run"]),
@@ -229,7 +232,7 @@ CASES = [
     Case("language-model folder missing", 1, "nosuch: no such model folder", lambda k: ["ask", RECORDING, "where?", "--model", k.tmp / "nosuch"]),
     Case("language-model folder without bat-llm.json", 1, "no bat-llm.json", lambda k: ["ask", RECORDING, "where?", "--model", k.without(k.llm, "bat-llm.json")]),
     Case("bat-llm.json not JSON", 1, "bat-llm.json: not valid JSON", lambda k: ["ask", RECORDING, "where?", "--model", k.damaged(k.llm, "llm", "bat-llm.json", 30)]),
-    Case("language model trained on another prompt", 1, "bat-llm.json: was trained on version 0 of the prompt and heard text, this bat makes version 1",
+    Case("language model trained on another prompt", 1, f"bat-llm.json: was trained on version 0 of the prompt and heard text, this bat makes version {LLM_INPUT_VERSION}",
          lambda k: ["ask", RECORDING, "where?", "--model", another_input_version(k, k.llm, "bat-llm.json")]),
     Case("tokenizer cut short", 1, "tokenizer: cannot load a tokenizer",
          lambda k: ["ask", RECORDING, "where?", "--model", k.damaged(k.llm, "llm", "tokenizer/tokenizer.json", 200)]),

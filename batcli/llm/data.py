@@ -24,6 +24,7 @@ from ..progress import progress_bar
 from ..records import load_jsonl, read_tensors, write_tensors
 from ..runtime import autocast
 from ..grammar import FRONT_UNSURE, OPTION_SIDES, offered_options
+from ..sim.questions import ABSENT, TEMPLATES_BY_ID, QuestionConfig, answer_for, offered_answer
 from .heard import heard_sounds, listen
 
 
@@ -88,21 +89,38 @@ class Question:
     record: dict
 
 
-def answered_as_heard(question: Question, heard: list[list[float]], vocabulary: list[list[str]]) -> Question:
-    """The question with the answer the heard text bears out: an either/or question between front and
-    behind, about a sound whose heard text says neither (bat localize was unsure of that side), is
-    answered FRONT_UNSURE instead of the scene's side, so the model says what it cannot hear rather
-    than guess. The sound is the one the question names, or the only one heard."""
-    options = offered_options(question.question, vocabulary[0])
-    if not options or {OPTION_SIDES.get(o) for o in options} != {"front", "behind"}:
-        return question
+def answered_as_heard(question: Question, heard: list[list[float]], vocabulary: list[list[str]],
+                      config: QuestionConfig = QuestionConfig()) -> Question:
+    """The question with the answer its heard text bears out, so that the model learns to say what its
+    encoder heard, not to guess the scene where the encoder misheard it (it cannot know better):
+
+    - the answer the question's template gives about the heard sounds (sim.questions.answer_for, from
+      the record's `about`), where it has a clear one;
+    - where the heard text leaves front and behind open for the sound asked about, an either/or question
+      between them is answered FRONT_UNSURE, and a where-question without front or behind.
+
+    Other questions (about a side the heard text leaves open, records without `about`) keep the scene's answer."""
     sounds = heard_sounds(vocabulary, heard)
     text = question.question.lower()
     named = [s for s in sounds if re.search(rf"(?<![a-z]){re.escape(s[0])}(?![a-z])", text)]
     subject = named[0] if named else sounds[0] if len(sounds) == 1 else None
-    if subject is None or {"front", "behind"} & set(subject[1].split(", ")):
+    unsure = subject is not None and not {"front", "behind"} & set(subject[1].split(", "))
+    options = offered_options(question.question, vocabulary[0])
+    if options and {OPTION_SIDES.get(o) for o in options} == {"front", "behind"} and unsure:
+        return replace(question, answer=FRONT_UNSURE)
+    about, template = question.record.get("about"), question.record.get("template")
+    if about is None or template not in TEMPLATES_BY_ID:
         return question
-    return replace(question, answer=FRONT_UNSURE)
+    if about.get("place") in ("front", "behind") and any(not {"front", "behind"} & set(words.split(", ")) for _, words, _ in sounds):
+        return question
+    places = [{"label": label, "azimuth_deg": place[0], "elevation_deg": place[1], "distance_m": place[2]} for label, _, place in sounds]
+    answer = answer_for(template, about, places, config)
+    if answer is None:
+        return question
+    if question.record.get("answer_kind") == "direction_distance" and answer != ABSENT and unsure:
+        direction, _, distance = answer.partition("; ")
+        answer = "; ".join([", ".join(w for w in direction.split(", ") if w not in ("front", "behind")), distance])
+    return replace(question, answer=offered_answer(TEMPLATES_BY_ID[template], question.question, about, answer))
 
 
 def read_questions(folder: Path) -> tuple[list[Path], list[Question]]:

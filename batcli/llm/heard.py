@@ -74,9 +74,9 @@ def group_slices(vocabulary: list[list[str]]) -> list[slice]:
 
 def heard_text(vocabulary: list[list[str]], heard: list[list[float]]) -> str:
     """One clip's heard slots (listen's row as a list) as text in the answers' own style, strongest
-    slot first, then how the first two sounds lie to each other:
-    `typing (left, front, above; 1.5m) and cricket (right; 3.0m); typing is further left, higher and
-    nearer than cricket, 2.0m apart`, or `nothing`.
+    slot first after their number, then how the first two sounds lie to each other:
+    `2 sounds: typing (left, front, above; 1.5m) and cricket (right; 3.0m); typing is further left,
+    higher and nearer than cricket, 2.0m apart`, or `nothing`.
 
     A slot is a sound when its presence reaches 1/2 (as `bat localize` reports it), under its most
     likely class, with its direction in direction_words (front or behind only where one side is at
@@ -84,8 +84,10 @@ def heard_text(vocabulary: list[list[str]], heard: list[list[float]]) -> str:
     A second slot of the same class is left out.
     """
     sounds = heard_sounds(vocabulary, heard)
-    text = " and ".join(f"{label} ({sides}; {_metres(place[2])})" if sides else f"{label} ({_metres(place[2])})"
-                        for label, sides, place in sounds) or "nothing"
+    if not sounds:
+        return "nothing"
+    text = f"{len(sounds)} sound{'s' if len(sounds) > 1 else ''}: " + " and ".join(
+        f"{label} ({sides}; {_metres(place[2])})" if sides else f"{label} ({_metres(place[2])})" for label, sides, place in sounds)
     if len(sounds) < 2:
         return text
     (x, _, x_place), (y, _, y_place) = sounds[:2]

@@ -41,7 +41,8 @@ warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprec
 # system turn), the canonical form of questions (grammar.canonical) and the heard text's layout
 # (heard.heard_text). A model folder records the version it was trained on (bat-llm.json
 # `input_version`); raise it with any change to them, and retrain the shipped model in the same change.
-INPUT_VERSION = 1
+# Version 2: the heard text opens with the number of sounds ("2 sounds: ...").
+INPUT_VERSION = 2
 QUESTION = "Question: {question}"
 HEARD = "Heard: {heard}\n"  # heard_words: text
 ANSWER = "\nAnswer:"  # prompt: plain; in the chat template the assistant's turn begins instead
@@ -59,7 +60,7 @@ class ProjectorConfig:
                 "queries (batcli/llm/heard.py), as probability-weighted embeddings of those words: slot: one embedding per "
                 "slot, the sum of its five words; words: the five words as five embeddings; both: the sum, then the five; "
                 "or text: what bat localize reports, written out in the prompt with how two sounds lie to each other "
-                "(`Heard: typing (left, front; 1.5m) and fan (right; 3.0m); typing is further left, higher and nearer than "
+                "(`Heard: 2 sounds: typing (left, front; 1.5m) and fan (right; 3.0m); typing is further left, higher and nearer than "
                 "fan, 3.5m apart`), which a pretrained model reads as it reads any text; off: the queries alone"})
     prompt: Literal["plain", "chat"] = field(default="plain", metadata={
         "help": "how the text is put to the language model: plain: `Heard: ...`, `Question: ...`, `Answer:` lines; chat: "

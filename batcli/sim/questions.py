@@ -792,17 +792,50 @@ def word(candidate: Candidate, split: str, rng: np.random.Generator) -> str:
 
 
 def question_record(question_id: str, audio: str, text: str, candidate: Candidate) -> dict:
-    """The qa.jsonl record of a question worded `text` whose answer is `candidate`'s: for an either/or
-    question, the word it offers for that answer ("ahead" for front, when it asks "ahead or behind?"),
-    and the two it offers under `options`."""
+    """The qa.jsonl record of a question worded `text` whose answer is `candidate`'s (as offered_answer
+    words it), with what the question is about (`about`: the template's fills, such as {"x": "dog",
+    "place": "left"}, from which answer_for answers it again about other sources)."""
     template = candidate.template
-    answer, extra = candidate.answer, {}
-    if template.answer_kind == "option":
-        offered = offered_options(text, [candidate.fills.get("x", ""), candidate.fills.get("y", "")]) or []
-        answer = next((o for o in offered if OPTION_SIDES.get(o, o) == answer), answer)
-        extra["options"] = offered
+    answer = offered_answer(template, text, candidate.fills, candidate.answer)
+    extra = {"options": offered_options(text, [candidate.fills.get("x", ""), candidate.fills.get("y", "")]) or []} if template.answer_kind == "option" else {}
     record = {"question_id": question_id, "audio": audio, "question_type": template.question_type, "question": text,
-              "answer": answer, "answer_kind": template.answer_kind, "template": template.id, **extra}
+              "answer": answer, "answer_kind": template.answer_kind, "template": template.id, **extra, "about": dict(candidate.fills)}
     if template.reasoning:
         record["reasoning"] = template.reasoning
     return record
+
+
+def offered_answer(template: Template, text: str, fills: dict[str, str], answer: str) -> str:
+    """An either/or question's answer in the words it offers ("ahead" for front, when it asks "ahead or
+    behind?"); any other answer as it is."""
+    if template.answer_kind != "option":
+        return answer
+    offered = offered_options(text, [fills.get("x", ""), fills.get("y", "")]) or []
+    return next((o for o in offered if OPTION_SIDES.get(o, o) == answer), answer)
+
+
+# Builds that read the first one or two sources of a clip ("where is the sound?", "which is closer?"),
+# and so answer only on clips of their template's number of sources.
+READS_FIRST_SOURCES = (build_where_single, build_which_side, build_closest)
+
+
+def answer_for(template_id: str, about: dict[str, str], sources: list[dict], config: QuestionConfig) -> str | None:
+    """The answer a template gives to the question about `about` (a record's fills) on a clip of
+    `sources` (label, azimuth_deg, elevation_deg, distance_m): as generate_questions would answer it
+    had these been the scene's sources. A named sound that is not among them gets the template's
+    answer for an absent sound. None where the template has no clear answer there (a side within the
+    ambiguity band, a clip with another number of sources than the template asks about)."""
+    template = TEMPLATES_BY_ID.get(template_id)
+    if template is None:
+        return None
+    clip_sources = [Source(s["label"], s["azimuth_deg"], s["elevation_deg"], s["distance_m"], plane_angles(s["azimuth_deg"], s["elevation_deg"]))
+                    for s in sources]
+    present = [s.label for s in clip_sources]
+    if any(about.get(key) not in (None, UNNAMED) and about[key] not in present for key in ("x", "y")):
+        return template.absent_answer
+    if not clip_sources:
+        return NOTHING if template.build is build_detect else None
+    if template.build in READS_FIRST_SOURCES and len(clip_sources) != template.n_sources:
+        return None
+    clip = Clip(clip_sources, [s for s in clip_sources if present.count(s.label) == 1], None, config)
+    return next((answer for fills, answer in template.build(clip) if fills == about), None)

@@ -90,3 +90,35 @@ def test_a_front_or_behind_choice_is_answered_unsure_where_the_heard_text_is(fro
     asked = Question(0, question, truth, {"question": question, "answer": truth})
     heard = [heard_row(vocabulary, "siren", 60.0, 0.0, 2.0, front), heard_row(vocabulary, "none", 0.0, 0.0, 0.0, 0.5)]
     assert answered_as_heard(asked, heard, vocabulary).answer == answer
+
+
+def answered(question, record, heard, vocabulary):
+    from batcli.llm.data import Question, answered_as_heard
+
+    return answered_as_heard(Question(0, question, record["answer"], {"question": question, **record}), heard, vocabulary).answer
+
+
+def test_training_answers_follow_what_the_encoder_heard():
+    """Where the encoder misheard the scene, the training answer is what the heard text bears out (the
+    model cannot know better); a record that does not say what it is about keeps the scene's answer."""
+    vocabulary = [["siren", "dog", "none"], ["left", "right"], ["front", "behind"], ["above", "below"], ["1.0m", "2.0m"]]
+    siren_left, dog_right = heard_row(vocabulary, "siren", 60.0, 0.0, 2.2, 0.95), heard_row(vocabulary, "dog", 300.0, 0.0, 4.2, 0.95)
+    nothing = heard_row(vocabulary, "none", 0.0, 0.0, 0.0, 0.5)
+    left_of = {"answer": "No", "answer_kind": "yes_no", "template": "e_left_of", "about": {"x": "siren", "y": "dog"}}
+    assert answered("Is the siren to the left of the dog?", left_of, [siren_left, dog_right], vocabulary) == "Yes"
+    assert answered("Is the siren to the left of the dog?", {k: v for k, v in left_of.items() if k != "about"},
+                    [siren_left, dog_right], vocabulary) == "No"
+    count = {"answer": "2", "answer_kind": "count", "template": "free_count", "about": {}}
+    assert answered("How many sounds are there?", count, [siren_left, nothing], vocabulary) == "1"
+    closer = {"answer": "the dog", "answer_kind": "option", "template": "e_closer_choice", "about": {"x": "siren", "y": "dog"}}
+    assert answered("Which is closer, the siren or the dog?", closer, [siren_left, dog_right], vocabulary) == "siren"
+
+
+def test_a_where_answer_leaves_out_the_side_the_heard_text_leaves_open():
+    vocabulary = [["siren", "dog", "none"], ["left", "right"], ["front", "behind"], ["above", "below"], ["1.0m", "2.0m"]]
+    where = {"answer": "left, behind; 2.0m", "answer_kind": "direction_distance", "template": "free_where", "about": {"x": "siren"}}
+    nothing = heard_row(vocabulary, "none", 0.0, 0.0, 0.0, 0.5)
+    unsure = heard_row(vocabulary, "siren", 60.0, 0.0, 2.0, 0.6)
+    assert answered("Where is the siren?", where, [unsure, nothing], vocabulary) == "left; 2.0m"
+    sure = heard_row(vocabulary, "siren", 60.0, 0.0, 2.0, 0.9)
+    assert answered("Where is the siren?", where, [sure, nothing], vocabulary) == "left, front; 2.0m"

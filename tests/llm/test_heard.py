@@ -70,7 +70,7 @@ def test_the_language_model_gets_its_own_embeddings_of_the_heard_words(encoder_d
     table = lm.get_input_embeddings().weight
     embeddings = [table[tokenizer(" " + word, add_special_tokens=False)["input_ids"]].mean(0) for word in ["siren", "left", "front", "above", "2.5m"]]
     if layout == "text":  # the words are in the prompt instead
-        assert model.prompts([" where is it? "], weights) == ["Heard: siren (left, front, above; 2.5m)\nQuestion: Where is it?\nAnswer:"]
+        assert model.prompts([" where is it? "], weights) == ["Heard: 1 sound: siren (left, front, above; 2.5m)\nQuestion: Where is it?\nAnswer:"]
         return
     assert model.prompts(["where is it?"], weights) == ["Question: Where is it?\nAnswer:"]
     first_slot = inputs[0, queries:queries + per_slot]
@@ -89,11 +89,11 @@ def test_each_slot_is_heard_at_the_place_bat_localize_decodes(encoder_dir):
 
 
 @pytest.mark.parametrize("azimuth, elevation, text", [
-    (60.0, 30.0, "siren (left, front, above; 2.5m)"),
-    (200.0, -50.0, "siren (right, behind, below; 2.5m)"),
-    (90.0, 0.0, "siren (left; 2.5m)"),  # on the frontal and the horizontal plane: no word for either, as in answers
-    (100.0, -5.0, "siren (left; 2.5m)"),  # within 10 deg of both planes: no word either, as in answers
-    (0.0, 0.0, "siren (front; 2.5m)"),
+    (60.0, 30.0, "1 sound: siren (left, front, above; 2.5m)"),
+    (200.0, -50.0, "1 sound: siren (right, behind, below; 2.5m)"),
+    (90.0, 0.0, "1 sound: siren (left; 2.5m)"),  # on the frontal and the horizontal plane: no word for either, as in answers
+    (100.0, -5.0, "1 sound: siren (left; 2.5m)"),  # within 10 deg of both planes: no word either, as in answers
+    (0.0, 0.0, "1 sound: siren (front; 2.5m)"),
 ])
 def test_the_heard_text_says_the_decoded_direction_in_the_answers_words(encoder_dir, azimuth, elevation, text):
     encoder = encoder_saying(encoder_dir, True, "siren", azimuth, elevation, 2.5)
@@ -101,7 +101,7 @@ def test_the_heard_text_says_the_decoded_direction_in_the_answers_words(encoder_
     assert heard_text(heard_vocabulary(encoder), weights[0].tolist()) == text
 
 
-def test_the_heard_text_of_silence_is_nothing_and_of_two_sounds_says_how_they_lie_to_each_other(encoder_dir):
+def test_the_heard_text_of_silence_is_nothing_and_of_two_sounds_counts_them_and_says_how_they_lie_to_each_other(encoder_dir):
     encoder = encoder_saying(encoder_dir, False, "siren", 90.0, 0.0, 1.0)
     _, weights = listen(encoder, torch.zeros(1, 2, encoder.dims.clip_samples))
     vocabulary = heard_vocabulary(encoder)
@@ -114,12 +114,12 @@ def test_the_heard_text_of_silence_is_nothing_and_of_two_sounds_says_how_they_li
         two[slot, classes] = torch.tensor([float(word == label) for word in vocabulary[0]])
         two[slot, -PLACE_COLUMNS:] = torch.tensor(place)
     assert heard_text(vocabulary, two.tolist()) == (
-        f"{first} (left, above; 1.0m) and {second} (right; 3.0m); {first} is further left, higher and nearer than {second}, 4.0m apart")
+        f"2 sounds: {first} (left, above; 1.0m) and {second} (right; 3.0m); {first} is further left, higher and nearer than {second}, 4.0m apart")
     two[0, classes.stop - 1], two[1, classes.stop - 1] = 0.2, 0.1  # the second is the stronger: named first, compared from its side
     assert heard_text(vocabulary, two.tolist()) == (
-        f"{second} (right; 3.0m) and {first} (left, above; 1.0m); {second} is further right, lower and farther than {first}, 4.0m apart")
+        f"2 sounds: {second} (right; 3.0m) and {first} (left, above; 1.0m); {second} is further right, lower and farther than {first}, 4.0m apart")
     two[1, classes] = two[0, classes]  # two slots of one class: the sound is named once
-    assert heard_text(vocabulary, two.tolist()) == f"{first} (left, above; 1.0m)"
+    assert heard_text(vocabulary, two.tolist()) == f"1 sound: {first} (left, above; 1.0m)"
 
 
 @pytest.mark.parametrize("front, words", [(0.95, "left, front, above"), (0.7, "left, above"), (0.25, "left, above"), (0.1, "left, behind, above")])
@@ -128,4 +128,4 @@ def test_the_heard_text_says_front_or_behind_only_where_bat_localize_does(encode
     _, weights = listen(encoder, torch.zeros(1, 2, encoder.dims.clip_samples))
     row = weights[0].clone()
     row[:, -PLACE_COLUMNS:] = torch.tensor([60.0 if front >= 0.5 else 120.0, 30.0, 2.5, front])
-    assert heard_text(heard_vocabulary(encoder), row.tolist()) == f"siren ({words}; 2.5m)"
+    assert heard_text(heard_vocabulary(encoder), row.tolist()) == f"1 sound: siren ({words}; 2.5m)"

@@ -412,3 +412,33 @@ def test_every_either_or_construction_offers_two_answers_and_the_answer_is_one_o
         for r in ask(random_scene(rng, k), seed=k, per_clip=64):
             if r["answer_kind"] == "option":
                 assert r["answer"] in offered_options(r["question"], LABELS), r
+
+
+def test_every_question_is_answered_again_from_what_it_is_about():
+    """answer_for, given a record's `about` and the scene's own sources, gives the record's answer (in the
+    words an either/or question offers): what the language model's training asks of other sources
+    (the ones its encoder heard) is the simulator's own rule."""
+    from batcli.sim.questions import TEMPLATES_BY_ID, answer_for, offered_answer
+
+    rng = np.random.default_rng(3)
+    for k in range(150):
+        s = random_scene(rng, k)
+        for r in ask(s, seed=k, split="train", per_clip=64):
+            again = answer_for(r["template"], r["about"], s["sources"], QuestionConfig())
+            assert offered_answer(TEMPLATES_BY_ID[r["template"]], r["question"], r["about"], again) == r["answer"], f"{r} about {s['sources']}"
+
+
+def test_answers_about_other_sources_follow_them():
+    from batcli.sim.questions import NOTHING, answer_for
+
+    config = QuestionConfig()
+    dog_left = {"label": "dog", "azimuth_deg": 60.0, "elevation_deg": 0.0, "distance_m": 2.2}
+    siren_right = {"label": "siren", "azimuth_deg": 300.0, "elevation_deg": 30.0, "distance_m": 4.2}
+    assert answer_for("e_left_of", {"x": "dog", "y": "siren"}, [dog_left, siren_right], config) == "Yes"
+    assert answer_for("e_left_of", {"x": "siren", "y": "dog"}, [dog_left, siren_right], config) == "No"
+    assert answer_for("free_count", {}, [dog_left], config) == "1"
+    assert answer_for("free_closest", {}, [dog_left, siren_right], config) == "dog"
+    assert answer_for("free_closest", {}, [dog_left], config) is None  # asks about two sounds
+    assert answer_for("free_where", {"x": "cat"}, [dog_left], config) == "none"  # a sound not heard
+    assert answer_for("a_detect", {}, [], config) == NOTHING
+    assert answer_for("no_such_template", {}, [dog_left], config) is None
