@@ -10,13 +10,14 @@ direction and distance cross-entropy); matched slots learn to be present, the ot
 With at most a handful of slots, trying every permutation is cheap.
 
 Front or back is decided by probability, not by the azimuth's peak: a static head tells front from
-back only through the pinna's colouring, so the distribution often holds two mirror peaks. Three numbers
-weigh the sides: the azimuth distribution's mass in front, and (evidence front end) the vote balance of
-each row of template votes (8-ms and 32-ms frames): of the votes on the slot's cone of confusion, those
-in front minus those behind, over all the clip's votes (votes spread everywhere by reverberation or
-noise say little). The model's calibration (a logistic fit on the validation clips) turns them into each source's
-`front_probability`; the decoded azimuth is mirrored across the interaural axis when its peak
-lies on the less likely side, and the direction words leave front/behind out below FRONT_SURE.
+back only through the pinna's colouring, so the distribution often holds two mirror peaks. Three
+numbers weigh the sides: the azimuth distribution's mass in front, and (evidence front end) the vote
+balance of each row of template votes (8-ms and 32-ms frames): of the votes on the slot's cone of
+confusion, those in front minus those behind, over all the clip's votes (votes spread everywhere by
+reverberation or noise say little). The model's calibration (a logistic fit on the validation clips)
+turns them into each source's `front_probability`; the decoded azimuth is mirrored across the
+interaural axis when its peak lies on the less likely side, and the direction words leave front/behind
+out below FRONT_SURE.
 Where enough votes fall near a source, its direction then moves to their mean (refine_with_votes).
 """
 
@@ -161,11 +162,11 @@ def front_mass(outputs: SlotOutputs, dims: EncoderDims) -> np.ndarray:
 
 def vote_balance(votes: torch.Tensor | None, directions: torch.Tensor | None, azimuth: np.ndarray, elevation: np.ndarray) -> np.ndarray:
     """Per slot and row of votes (batch, slots, rows; votes (batch, rows, directions)): of the template
-    votes on its cone of confusion (within CONE_WIDTH_DEG of
-    its lateral angle, at any elevation), those in front minus those behind, over all the clip's votes:
-    in [-1, 1], 0 without votes. Near 1 or -1 only when most of what the matcher heard lies on this
-    slot's cone and on one side (one source in a free field); votes spread everywhere by reverberation
-    or noise say little. The cone, not the slot's own direction, since the decoded elevation may be off."""
+    votes on its cone of confusion (within CONE_WIDTH_DEG of its lateral angle, at any elevation), those
+    in front minus those behind, over all the clip's votes: in [-1, 1], 0 without votes. Near 1 or -1
+    only when most of what the matcher heard lies on this slot's cone and on one side (one source in a
+    free field); votes spread everywhere by reverberation or noise say little. The cone, not the slot's
+    own direction, since the decoded elevation may be off."""
     if votes is None:
         return np.zeros((*azimuth.shape, VOTE_ROWS))
     vectors = directions.cpu().numpy().astype(np.float64)  # (directions, 3): x front, y left
