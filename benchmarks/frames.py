@@ -5,7 +5,7 @@ direction of KEMAR: the clip's powers and cross-spectrum per linear STFT bin (ea
 the square of its rise in level with --onset, as at an onset the direct sound leads its echoes), minus
 those of the clip's quietest tenth of frames with --denoise (a stationary background's interaural
 spectrum is nobody's direction), scored against each direction's level difference per bin and phase
-below 1.5 kHz as the evidence front end scores them; the best direction is the answer. Reported: the
+below 1.5 kHz by the evidence front end's own template_scores; the best direction is the answer. Reported: the
 front/back confusion of sources more than 15 deg off the frontal plane (all clips, clips without
 background noise, clips with it) and the DoA error.
 
@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import torch
 
-from batcli.encoder.features import HEARD_RANGE_DB, ILD_SIGMA_DB, NOISE_SHARE, PHASE_WEIGHT, direction_templates
+from batcli.encoder.features import NOISE_SHARE, direction_templates, template_scores
 from batcli.geometry import DIRECTION_MARGIN_DEG, great_circle_deg, plane_angles
 from batcli.sim.hrtf import load_hrtf
 
@@ -32,7 +33,7 @@ SETTINGS = [(256, False), (256, True), (512, False), (512, True), (1024, False),
 
 
 def best_direction(ears: np.ndarray, n_fft: int, denoise: bool, onset: bool, templates) -> int:
-    ild_templates, phase_templates, low = templates[0].numpy().astype(np.float64), templates[1].numpy(), templates[2]
+    ild_templates, phase_templates, _ = templates
     window = np.hanning(n_fft + 1)[:-1]
     frames = np.lib.stride_tricks.sliding_window_view(ears, n_fft, axis=1)[:, :: n_fft // 2] * window
     spectra = np.fft.rfft(frames, axis=-1)[..., 1:]  # (2, frames, bins), no DC
@@ -45,13 +46,10 @@ def best_direction(ears: np.ndarray, n_fft: int, denoise: bool, onset: bool, tem
     if denoise:
         quiet = np.argsort(level)[: max(int(len(level) * NOISE_SHARE), 1)]
         left, right, both_cross = left - power[0][quiet].mean(0), right - power[1][quiet].mean(0), both_cross - cross[quiet].mean(0)
-    both = left + right
-    heard = (both > both.max() * 10 ** (-HEARD_RANGE_DB / 10)) & (left > 0) & (right > 0)
-    ild = np.clip(10 * np.log10(np.maximum(left, 1e-20) / np.maximum(right, 1e-20)), -40.0, 40.0)
-    error = ((ild - ild_templates) ** 2 * heard).sum(1) / max(heard.sum(), 1)
-    phase = both_cross[:low] / np.maximum(np.abs(both_cross[:low]), 1e-20) * heard[:low]
-    agreement = (phase * phase_templates.conj()).real.sum(1) / max(heard[:low].sum(), 1)
-    return int((PHASE_WEIGHT * agreement - error / (2 * ILD_SIGMA_DB**2)).argmax())
+    both = np.where((left > 0) & (right > 0), left + right, 0.0)  # taking the noise out can leave a bin with less than nothing
+    ild = 10 * np.log10(np.maximum(left, 1e-20) / np.maximum(right, 1e-20))
+    per_bin = [torch.from_numpy(x).float()[None, :, None] for x in (both, ild, both_cross.real, both_cross.imag, np.maximum(np.abs(both_cross), 1e-20))]
+    return int(template_scores(*per_bin, ild_templates, phase_templates)[0, :, 0].argmax())
 
 
 def main() -> None:

@@ -56,8 +56,9 @@ from ..sim.hrtf import HRTF
 # votes. A model folder records the version it was trained on (config.json `input_version`); raise it
 # with any change to them, and retrain the shipped encoder in the same change (a change to the votes
 # alone needs its front calibration fitted again on its validation clips, which training does at every
-# validation). Version 2: a second row of votes from 32-ms frames with the noise taken out.
-INPUT_VERSION = 2
+# validation). Version 2: a second row of votes from 32-ms frames with the noise taken out. Version 3:
+# the clip's coherence (DirectCues.coherence), which tells the readout a free field from a room.
+INPUT_VERSION = 3
 DYNAMIC_RANGE_DB = 80.0
 COHERENCE_FRAMES = 5
 GCC_SCALE = 4.0  # a clean single source peaks at 1/4 of this; reverberant ones far lower
@@ -77,7 +78,8 @@ EVIDENCE_RANGE = 20.0  # fits this far below a token's best are all alike
 VOTE_FRAMES = 32  # short frames (0.13 s at 32 kHz) pooled into one template vote, as the matcher's blocks
 VOTE_FFT = 1024  # the long frames of the second row of votes (32 ms at 32 kHz)
 NOISE_SHARE = 0.1  # the quietest tenth of a clip's frames tell its stationary noise
-VOTE_ROWS = 2  # rows of DirectCues.votes: short frames, long frames
+VOTE_SETTINGS = ((None, False), (VOTE_FFT, True))  # rows of DirectCues.votes: (frame length, None for the tokens'; noise taken out)
+VOTE_ROWS = len(VOTE_SETTINGS)
 
 
 class BinauralFeatures(nn.Module):
@@ -140,9 +142,10 @@ class DirectCues(nn.Module):
             self.register_buffer("template_ild", ild, persistent=False)  # (grid, bins) dB
             self.register_buffer("template_phase", phase, persistent=False)  # (grid, low bins) complex
             for size in (n_fft, VOTE_FFT):  # every measured direction votes, in short frames and in long ones
-                ild, phase, _ = direction_templates(hrtf, size, np.arange(len(hrtf.irs)))
+                ild, phase, low = direction_templates(hrtf, size, np.arange(len(hrtf.irs)))
                 self.register_buffer(f"vote_ild_{size}", ild, persistent=False)
                 self.register_buffer(f"vote_phase_{size}", phase, persistent=False)
+            self.long_low_bins = low  # the long frames' bins up to PHASE_HIGH_HZ
             self.register_buffer("vote_directions", torch.from_numpy(unit_vector(hrtf.azimuth_deg, hrtf.elevation_deg)).float(), persistent=False)
 
     @property
@@ -160,7 +163,7 @@ class DirectCues(nn.Module):
         strength = torch.log10(onset[:, :1]) / 4  # (batch, 1, tokens): 0 at 1 dB^2, 1 at 10^4 dB^2
         parts = [cues, strength]
         if self.evidence:  # 1 for the token's best-fitting grid direction, 0 for fits EVIDENCE_RANGE or more below it
-            score = self._scores(left + right, ild_db, real, imag, magnitude, self.template_ild, self.template_phase)
+            score = template_scores(left + right, ild_db, real, imag, magnitude, self.template_ild, self.template_phase)
             parts.append(((score - score.amax(1, keepdim=True)) / EVIDENCE_RANGE + 1).clamp_min(0.0))
         return torch.cat(parts, dim=1).transpose(1, 2)
 
@@ -174,56 +177,88 @@ class DirectCues(nn.Module):
         free-field development sources in short frames, 6 % in long frames with the noise taken out; in
         rooms 27 % and 33 %."""
         rows = []
-        for size, denoise in ((self.n_fft, False), (VOTE_FFT, True)):
+        for size, denoise in VOTE_SETTINGS:
+            size = size or self.n_fft
             frames = audio.shape[-1] // (size // 2) + 1
             left, right, real, imag, _, onset = self._pooled(audio, max(frames // (VOTE_FRAMES * self.n_fft // size), 1), 1, size, denoise)
             heard = (left > 0) & (right > 0)  # taking the noise out can leave a bin with less than nothing
             left, right = left.clamp_min(1e-20), right.clamp_min(1e-20)
             ild_db, magnitude = _interaural(left, right, real, imag)
-            score = self._scores(torch.where(heard, left + right, 0.0), ild_db, real, imag, magnitude,
-                                 getattr(self, f"vote_ild_{size}"), getattr(self, f"vote_phase_{size}"))  # (batch, directions, blocks)
+            score = template_scores(torch.where(heard, left + right, 0.0), ild_db, real, imag, magnitude,
+                                    getattr(self, f"vote_ild_{size}"), getattr(self, f"vote_phase_{size}"))  # (batch, directions, blocks)
             rows.append(torch.zeros(score.shape[:2], device=audio.device).scatter_add_(1, score.argmax(1), onset[:, 0]))
         return torch.stack(rows, dim=1)
+
+    def coherence(self, audio: torch.Tensor) -> torch.Tensor:
+        """(batch,) the interaural coherence of the whole clip in long (VOTE_FFT) frames with its
+        stationary noise taken out, over the bins above PHASE_HIGH_HZ that hold sound, each by its power:
+        near 1 where one direct sound dominates (a free field), lower where echoes arrive from all around
+        (a room). Of 1200 development clips, 90 % of the free-field ones reach 0.96 and 90 % of the
+        reverberant ones stay below 0.88."""
+        power, cross, level = self._spectra(audio, VOTE_FFT)
+        cues = torch.stack([power[:, 0], power[:, 1], cross.real, cross.imag], dim=1)  # (batch, 4, bins, frames)
+        left, right, real, imag = (cues.sum(-1) - cues.shape[-1] * _stationary_noise(level, cues)).unbind(1)  # (batch, bins)
+        both = left + right
+        heard = (both > both.amax(1, keepdim=True) * 10 ** (-HEARD_RANGE_DB / 10)) & (left > 0) & (right > 0)
+        heard[:, : self.long_low_bins] = False
+        coherence = torch.sqrt(real.square() + imag.square()) / torch.sqrt((left * right).clamp_min(1e-20))
+        weight = torch.where(heard, both, 0.0)  # taking the noise out can leave a bin with less than nothing
+        coherence = torch.where(heard, coherence.clamp(0.0, 1.0), 0.0)
+        return (coherence * weight).sum(1) / weight.sum(1).clamp_min(1e-20)
+
+    def _spectra(self, audio: torch.Tensor, n_fft: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Both ears' powers (batch, 2, bins, frames), their cross-spectrum (batch, bins, frames), DC left
+        out, and each frame's total level (batch, frames; dB, at most DYNAMIC_RANGE_DB below the loudest)
+        of a half-overlapping STFT of n_fft samples."""
+        batch, ears, samples = audio.shape
+        window = self.window if n_fft == self.n_fft else torch.hann_window(n_fft, device=audio.device)
+        spec = torch.stft(audio.reshape(batch * ears, samples).float(), n_fft, n_fft // 2, window=window, return_complex=True)
+        spec = spec.reshape(batch, ears, *spec.shape[-2:])[:, :, 1:]  # (batch, 2, bins, frames), no DC
+        power = spec.real.square() + spec.imag.square()
+        level = 10 * torch.log10(power.sum(dim=(1, 2)) + 1e-20)  # (batch, frames)
+        level = torch.maximum(level, level.amax(-1, keepdim=True) - DYNAMIC_RANGE_DB)  # digital silence is not -200 dB
+        return power, spec[:, 0] * spec[:, 1].conj(), level
 
     def _pooled(self, audio: torch.Tensor, tokens: int, pool: int, n_fft: int | None = None, denoise: bool = False) -> tuple[torch.Tensor, ...]:
         """Onset-weighted left and right powers and cross-spectrum (real, imag), plain power and the
         onset weight, each (batch, bins, tokens), averaged over each token's frames and `pool` tokens, from
         an STFT of n_fft samples (the tokens' own by default). `denoise` subtracts, from every frame's
-        powers and cross-spectrum, those of the clip's quietest NOISE_SHARE of frames: a diffuse
-        background's interaural spectrum is nobody's direction."""
-        batch, ears, samples = audio.shape
-        n_fft = n_fft or self.n_fft
-        window = self.window if n_fft == self.n_fft else torch.hann_window(n_fft, device=audio.device)
-        spec = torch.stft(audio.reshape(batch * ears, samples).float(), n_fft, n_fft // 2, window=window, return_complex=True)
-        spec = spec.reshape(batch, ears, *spec.shape[-2:])[:, :, 1:]  # (batch, 2, bins, frames), no DC
-        power = spec.real.square() + spec.imag.square()
-        cross = spec[:, 0] * spec[:, 1].conj()
-        level = 10 * torch.log10(power.sum(dim=(1, 2)) + 1e-20)  # (batch, frames)
-        level = torch.maximum(level, level.amax(-1, keepdim=True) - DYNAMIC_RANGE_DB)  # digital silence is not -200 dB
+        powers and cross-spectrum, those of the clip's stationary noise: a diffuse background's
+        interaural spectrum is nobody's direction."""
+        power, cross, level = self._spectra(audio, n_fft or self.n_fft)
         weight = F.pad(torch.relu(level[:, 1:] - level[:, :-1]), (1, 0)).square()[:, None] + ONSET_FLOOR  # (batch, 1, frames)
         stats = torch.stack([power[:, 0] * weight, power[:, 1] * weight, cross.real * weight, cross.imag * weight,
                              power.sum(1), weight.expand_as(cross.real)], dim=1)  # (batch, 6, bins, frames)
         if denoise:
-            quiet = level.argsort(-1)[:, : max(int(level.shape[-1] * NOISE_SHARE), 1)]  # (batch, frames kept)
-            cues = torch.stack([power[:, 0], power[:, 1], cross.real, cross.imag], dim=1)  # (batch, 4, bins, frames)
-            noise = cues.gather(-1, quiet[:, None, None].expand(-1, 4, cues.shape[2], -1)).mean(-1)  # (batch, 4, bins)
+            noise = _stationary_noise(level, torch.stack([power[:, 0], power[:, 1], cross.real, cross.imag], dim=1))
             stats = torch.cat([stats[:, :4] - weight[:, None] * noise[..., None], stats[:, 4:]], dim=1)
         stats = _frame_mean(F.adaptive_avg_pool1d(stats.flatten(1, 2), tokens).reshape(*stats.shape[:3], tokens), pool)
         return stats.unbind(1)
 
-    def _scores(self, both, ild_db, real, imag, magnitude, template_ild, template_phase) -> torch.Tensor:
-        """(batch, directions, tokens): how well each token's interaural spectrum fits each template, the
-        mean phase agreement below PHASE_HIGH_HZ times PHASE_WEIGHT minus the mean squared level
-        difference error over 2 ILD_SIGMA_DB^2, over the bins that hold sound (`both`: the two ears' power)."""
-        heard = (both > both.amax(1, keepdim=True) * 10 ** (-HEARD_RANGE_DB / 10)).float()  # (batch, bins, tokens)
-        share = heard / heard.sum(1, keepdim=True).clamp_min(1.0)
-        ild = ild_db.clamp(-40.0, 40.0)
-        ild_error = ((share * ild.square()).sum(1)[:, None] - 2 * torch.einsum("bft,gf->bgt", share * ild, template_ild)
-                     + torch.einsum("bft,gf->bgt", share, template_ild.square()))
-        low = slice(0, template_phase.shape[1])
-        phase = torch.complex(real[:, low], imag[:, low]) / magnitude[:, low] * heard[:, low]
-        agreement = torch.einsum("bft,gf->bgt", phase, template_phase.conj()).real / heard[:, low].sum(1, keepdim=True).clamp_min(1.0)
-        return PHASE_WEIGHT * agreement - ild_error / (2 * ILD_SIGMA_DB**2)
+
+def template_scores(both: torch.Tensor, ild_db: torch.Tensor, real: torch.Tensor, imag: torch.Tensor, magnitude: torch.Tensor,
+                    template_ild: torch.Tensor, template_phase: torch.Tensor) -> torch.Tensor:
+    """(batch, directions, tokens): how well each token's interaural spectrum (each (batch, bins, tokens))
+    fits each direction's templates (direction_templates), the mean phase agreement below PHASE_HIGH_HZ
+    times PHASE_WEIGHT minus the mean squared level difference error over 2 ILD_SIGMA_DB^2, over the bins
+    that hold sound (`both`: the two ears' power)."""
+    heard = (both > both.amax(1, keepdim=True) * 10 ** (-HEARD_RANGE_DB / 10)).float()  # (batch, bins, tokens)
+    share = heard / heard.sum(1, keepdim=True).clamp_min(1.0)
+    ild = ild_db.clamp(-40.0, 40.0)
+    ild_error = ((share * ild.square()).sum(1)[:, None] - 2 * torch.einsum("bft,gf->bgt", share * ild, template_ild)
+                 + torch.einsum("bft,gf->bgt", share, template_ild.square()))
+    low = slice(0, template_phase.shape[1])
+    phase = torch.complex(real[:, low], imag[:, low]) / magnitude[:, low] * heard[:, low]
+    agreement = torch.einsum("bft,gf->bgt", phase, template_phase.conj()).real / heard[:, low].sum(1, keepdim=True).clamp_min(1.0)
+    return PHASE_WEIGHT * agreement - ild_error / (2 * ILD_SIGMA_DB**2)
+
+
+def _stationary_noise(level: torch.Tensor, cues: torch.Tensor) -> torch.Tensor:
+    """(batch, cues, bins): the mean of each cue (batch, cues, bins, frames) over the clip's quietest
+    NOISE_SHARE of frames (by level, (batch, frames)), where a stationary background plays alone; where a
+    sound plays throughout, its own quietest frames, which have its own direction."""
+    quiet = level.argsort(-1)[:, : max(int(level.shape[-1] * NOISE_SHARE), 1)]  # (batch, frames kept)
+    return cues.gather(-1, quiet[:, None, None].expand(-1, cues.shape[1], cues.shape[2], -1)).mean(-1)
 
 
 def _interaural(left: torch.Tensor, right: torch.Tensor, real: torch.Tensor, imag: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -89,14 +89,15 @@ class EncoderDims:
             raise BatError(f"model.f_max {self.f_max} Hz is above the Nyquist frequency of {self.sample_rate} Hz")
 
 
-IDENTITY = (1.0, *([0.0] * VOTE_ROWS), 0.0)  # a front calibration that leaves the front mass as it is and ignores the votes
+FRONT_EVIDENCE = VOTE_ROWS + 1  # what the front calibration weighs beside the mass: each row's vote balance, the long row's again in dry clips
+IDENTITY = (1.0, *([0.0] * FRONT_EVIDENCE), 0.0)  # a front calibration that leaves the front mass as it is and ignores the votes
 
 
 @dataclass
 class SlotOutputs:
     """Logits per slot: presence (batch, slots) and classes, azimuth, elevation, distance (batch, slots, bins);
     with the evidence front end, when asked for, the clip's template votes (batch, VOTE_ROWS, directions) for the
-    HRTF set's measured directions (unit vectors, (directions, 3))."""
+    HRTF set's measured directions (unit vectors, (directions, 3)) and its coherence (batch,; DirectCues.coherence)."""
 
     presence: torch.Tensor
     classes: torch.Tensor
@@ -105,6 +106,7 @@ class SlotOutputs:
     distance: torch.Tensor
     votes: torch.Tensor | None = None
     vote_directions: torch.Tensor | None = None
+    coherence: torch.Tensor | None = None
 
     def cpu(self) -> SlotOutputs:
         """The same outputs as float32 on the CPU."""
@@ -157,8 +159,13 @@ class SpatialEncoder(nn.Module):
         """Slot logits; `votes` adds the evidence front end's template votes (what the readout weighs
         front against back with)."""
         outputs = self.read_slots(self.encode(audio))
-        if votes and self.dims.features == "evidence":
-            outputs.votes, outputs.vote_directions = self.direct.votes(audio), self.direct.vote_directions
+        return self.add_votes(outputs, audio) if votes else outputs
+
+    def add_votes(self, outputs: SlotOutputs, audio: torch.Tensor) -> SlotOutputs:
+        """The outputs with the evidence front end's template votes and the clip's coherence (left as
+        they are for other front ends)."""
+        if self.dims.features == "evidence":
+            outputs.votes, outputs.vote_directions, outputs.coherence = self.direct.votes(audio), self.direct.vote_directions, self.direct.coherence(audio)
         return outputs
 
 
@@ -237,7 +244,7 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu") -> Spatia
     model = SpatialEncoder(dims, labels)
     calibration = meta.get("front_calibration", list(IDENTITY))
     if not (isinstance(calibration, list) and len(calibration) == len(IDENTITY) and all(isinstance(v, (int, float)) for v in calibration)):
-        raise BatError(f"{folder / 'config.json'}: front_calibration must be {len(IDENTITY)} numbers (mass, {VOTE_ROWS} rows of votes, bias), "
+        raise BatError(f"{folder / 'config.json'}: front_calibration must be {len(IDENTITY)} numbers (mass, {VOTE_ROWS} rows of votes, the long row in dry clips, bias), "
                        f"got {calibration!r}")
     model.front_calibration = tuple(float(v) for v in calibration)
     state = {k: v.float() if v.is_floating_point() else v for k, v in read_tensors(folder / "model.safetensors")[0].items()}

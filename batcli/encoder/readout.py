@@ -10,15 +10,17 @@ direction and distance cross-entropy); matched slots learn to be present, the ot
 With at most a handful of slots, trying every permutation is cheap.
 
 Front or back is decided by probability, not by the azimuth's peak: a static head tells front from
-back only through the pinna's colouring, so the distribution often holds two mirror peaks. Three
-numbers weigh the sides: the azimuth distribution's mass in front, and (evidence front end) the vote
-balance of each row of template votes (8-ms and 32-ms frames): of the votes on the slot's cone of
-confusion, those in front minus those behind, over all the clip's votes (votes spread everywhere by
-reverberation or noise say little). The model's calibration (a logistic fit on the validation clips)
-turns them into each source's `front_probability`; the decoded azimuth is mirrored across the
-interaural axis when its peak lies on the less likely side, and the direction words leave front/behind
-out below FRONT_SURE.
-Where enough votes fall near a source, its direction then moves to their mean (refine_with_votes).
+back only through the pinna's colouring, so the distribution often holds two mirror peaks. What
+weighs the sides: the azimuth distribution's mass in front, and (evidence front end) the vote balance
+of each row of template votes (8-ms and 32-ms frames): of the votes on the slot's cone of confusion,
+those in front minus those behind, over all the clip's votes (votes spread everywhere by reverberation
+or noise say little), and the long row's balance once more in dry clips (the clip's coherence reaches
+DRY_COHERENCE: a free field, where the long frames hear best). The model's calibration (a logistic fit
+on the validation clips) turns them into each source's `front_probability`; the decoded azimuth is
+mirrored across the interaural axis when its peak lies on the less likely side, and the direction words
+leave front/behind out below FRONT_SURE.
+Where enough votes fall near a source, its direction then moves to their mean (refine_with_votes), and
+in a dry clip to the long frames' strongest mode on its cone (snap_in_dry_clips).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import torch.nn.functional as F
 from ..geometry import DIRECTION_MARGIN_DEG, direction_words, great_circle_deg, plane_angles, to_spherical, unit_vector, wrap_azimuth
 from ..metrics import match_sources
 from .features import VOTE_ROWS
-from .model import IDENTITY, EncoderDims, SlotOutputs
+from .model import FRONT_EVIDENCE, IDENTITY, EncoderDims, SlotOutputs
 
 DIRECTION_WEIGHT = 2.0  # the paper's weighting of the direction terms against class and distance
 SMOOTHING_BINS = 1.0  # standard deviation of the Gaussian target, in bins
@@ -42,6 +44,9 @@ FRONT_SURE = 0.8  # front/behind is said only when one side is at least this lik
 CONE_WIDTH_DEG = 20.0  # votes within this many degrees of a slot's lateral angle lie on its cone of confusion
 REFINE_RADIUS_DEG = 25.0  # a source moves to the mean direction of the template votes within this angle of it
 REFINE_SHARE = 0.1  # when those votes hold at least this share of the clip's votes
+DRY_COHERENCE = 0.95  # a clip this coherent (DirectCues.coherence) is heard as a free field
+SNAP_RADIUS_DEG = 15.0  # the long votes are smoothed over this angle to find their modes
+SNAP_SHARE = 0.3  # a mode a dry clip's source moves to holds at least this share of the long votes
 
 
 @dataclass
@@ -170,12 +175,32 @@ def vote_balance(votes: torch.Tensor | None, directions: torch.Tensor | None, az
     if votes is None:
         return np.zeros((*azimuth.shape, VOTE_ROWS))
     vectors = directions.cpu().numpy().astype(np.float64)  # (directions, 3): x front, y left
-    vote_lateral = np.degrees(np.arcsin(np.clip(vectors[:, 1], -1.0, 1.0)))
-    lateral = np.degrees(np.arcsin(np.clip(unit_vector(azimuth, elevation)[..., 1], -1.0, 1.0)))  # (batch, slots)
-    on_cone = np.abs(vote_lateral - lateral[..., None]) <= CONE_WIDTH_DEG  # (batch, slots, directions)
     side = np.where(vectors[:, 0] > 0, 1.0, -1.0)
     weights = votes.cpu().numpy().astype(np.float64)[:, None]  # (batch, 1, rows, directions)
-    return (weights * (on_cone * side)[:, :, None]).sum(-1) / (weights.sum(-1) + 1e-12)
+    return (weights * (_on_cone(vectors, azimuth, elevation) * side)[:, :, None]).sum(-1) / (weights.sum(-1) + 1e-12)
+
+
+def _on_cone(vectors: np.ndarray, azimuth: np.ndarray, elevation: np.ndarray) -> np.ndarray:
+    """(batch, slots, directions): which directions lie within CONE_WIDTH_DEG of each slot's lateral angle."""
+    vote_lateral = np.degrees(np.arcsin(np.clip(vectors[:, 1], -1.0, 1.0)))
+    lateral = np.degrees(np.arcsin(np.clip(unit_vector(azimuth, elevation)[..., 1], -1.0, 1.0)))  # (batch, slots)
+    return np.abs(vote_lateral - lateral[..., None]) <= CONE_WIDTH_DEG
+
+
+def dry_clips(outputs: SlotOutputs) -> np.ndarray:
+    """(batch,) whether each clip's coherence reaches DRY_COHERENCE (none without a coherence)."""
+    if outputs.coherence is None:
+        return np.zeros(len(outputs.presence), dtype=bool)
+    return outputs.coherence.cpu().numpy() >= DRY_COHERENCE
+
+
+def front_evidence(outputs: SlotOutputs, azimuth: np.ndarray, elevation: np.ndarray) -> np.ndarray:
+    """(batch, slots, FRONT_EVIDENCE): each row's vote balance on the slot's cone (vote_balance), then the
+    long row's again in dry clips (0 elsewhere). In a free field the long frames' votes are the surest
+    (the sign of their balance errs on 6 % of 313 free-field development sources, the short frames' on
+    16 %); in a room the short ones (28 % against 33 %): the calibration weighs them apart."""
+    balance = vote_balance(outputs.votes, outputs.vote_directions, azimuth, elevation)
+    return np.concatenate([balance, balance[..., -1:] * dry_clips(outputs)[:, None, None]], -1)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -183,18 +208,18 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def calibrated(mass: np.ndarray, balance: np.ndarray, calibration: tuple[float, ...]) -> np.ndarray:
-    """The front probability: sigmoid(a logit(mass) + b . balance + c) for calibration (a, *b, c), with
-    balance (..., VOTE_ROWS)."""
+def calibrated(mass: np.ndarray, evidence: np.ndarray, calibration: tuple[float, ...]) -> np.ndarray:
+    """The front probability: sigmoid(a logit(mass) + b . evidence + c) for calibration (a, *b, c), with
+    evidence (..., FRONT_EVIDENCE) from front_evidence."""
     a, *b, c = calibration
-    return 1.0 / (1.0 + np.exp(-(a * _logit(mass) + balance @ np.array(b) + c)))
+    return 1.0 / (1.0 + np.exp(-(a * _logit(mass) + evidence @ np.array(b) + c)))
 
 
-def fit_calibration(mass: np.ndarray, balance: np.ndarray, front: np.ndarray, steps: int = 200, prior: float = 1.0) -> tuple[float, ...]:
+def fit_calibration(mass: np.ndarray, evidence: np.ndarray, front: np.ndarray, steps: int = 200, prior: float = 1.0) -> tuple[float, ...]:
     """Logistic regression of whether each source was in front on logit(front mass) and the vote
-    balances (sources, VOTE_ROWS), by Newton's method; a penalty of `prior` times the squared distance
+    evidence (sources, FRONT_EVIDENCE), by Newton's method; a penalty of `prior` times the squared distance
     from IDENTITY keeps a fit on a handful of sources from running off (on hundreds it hardly counts)."""
-    features = np.concatenate([_logit(mass)[:, None], balance, np.ones_like(mass)[:, None]], -1)
+    features = np.concatenate([_logit(mass)[:, None], evidence, np.ones_like(mass)[:, None]], -1)
     identity = np.array(IDENTITY)
     params = identity.copy()
     for _ in range(steps):
@@ -209,13 +234,14 @@ def fit_calibration(mass: np.ndarray, balance: np.ndarray, front: np.ndarray, st
 
 
 def calibration_data(outputs: SlotOutputs, dims: EncoderDims, references: list[list[dict]], threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Front mass and vote balances (sources, VOTE_ROWS) of every present slot matched to a reference source off the frontal
-    plane, and whether that source is in front: what fit_calibration learns from. Slots are matched to
-    sources with front and back folded together, so a mirrored peak still finds its source."""
+    """Front mass and vote evidence (sources, FRONT_EVIDENCE) of every present slot matched to a
+    reference source off the frontal plane, and whether that source is in front: what fit_calibration
+    learns from. Slots are matched to sources with front and back folded together, so a mirrored peak
+    still finds its source."""
     presence = torch.sigmoid(outputs.presence.float()).cpu().numpy()
     mass = front_mass(outputs, dims)
     azimuth, elevation, _ = decode_places(outputs, dims)
-    balance = vote_balance(outputs.votes, outputs.vote_directions, azimuth, elevation)
+    evidence = front_evidence(outputs, azimuth, elevation)
 
     def folded(az, el) -> dict:
         return {"azimuth_deg": float(np.degrees(np.arcsin(np.sin(np.radians(az))))), "elevation_deg": float(el)}
@@ -227,8 +253,8 @@ def calibration_data(outputs: SlotOutputs, dims: EncoderDims, references: list[l
         for i, j, _ in match_sources(predicted, [folded(r["azimuth_deg"], r["elevation_deg"]) for r in reference]):
             frontal = plane_angles(reference[j]["azimuth_deg"], reference[j]["elevation_deg"])[1]
             if abs(frontal) > DIRECTION_MARGIN_DEG:
-                rows.append((mass[b, slots[i]], *balance[b, slots[i]], float(frontal > 0)))
-    table = np.array(rows, dtype=np.float64).reshape(-1, VOTE_ROWS + 2)
+                rows.append((mass[b, slots[i]], *evidence[b, slots[i]], float(frontal > 0)))
+    table = np.array(rows, dtype=np.float64).reshape(-1, FRONT_EVIDENCE + 2)
     return table[:, 0], table[:, 1:-1], table[:, -1]
 
 
@@ -255,18 +281,42 @@ def refine_with_votes(votes: torch.Tensor | None, directions: torch.Tensor | Non
     return np.where(moved, refined_azimuth, azimuth), np.where(moved, refined_elevation, elevation)
 
 
+def snap_in_dry_clips(outputs: SlotOutputs, azimuth: np.ndarray, elevation: np.ndarray, front: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """In dry clips (dry_clips), each slot moved to the strongest mode of the long frames' votes on its
+    cone of confusion (the votes summed over SNAP_RADIUS_DEG around each direction), at the mean of the
+    votes within SNAP_RADIUS_DEG of it, where that mode lies on the side the front probability picks and
+    holds SNAP_SHARE of the row's votes. In a free field a clip's interaural spectrum is one direction's
+    and the long frames resolve it: on 400 free-field development clips the single-source DoA error
+    falls from 24.2 to 14.0 deg, while 800 reverberant ones (31.5 -> 31.3) and 400 through another head
+    (40.3 -> 40.5) hardly change, as few of them are that coherent."""
+    dry = dry_clips(outputs)
+    if outputs.votes is None or not dry.any():
+        return azimuth, elevation
+    vectors = outputs.vote_directions.cpu().numpy().astype(np.float64)
+    votes = outputs.votes[:, -1].cpu().numpy().astype(np.float64)  # (batch, directions): the long frames'
+    near = vectors @ vectors.T >= np.cos(np.radians(SNAP_RADIUS_DEG))  # (directions, directions)
+    support = (votes @ near)[:, None] * _on_cone(vectors, azimuth, elevation)  # (batch, slots, directions)
+    best = support.argmax(-1)  # (batch, slots)
+    share = np.take_along_axis(support, best[..., None], -1)[..., 0] / np.maximum(votes.sum(-1), 1e-12)[:, None]
+    mode_azimuth, mode_elevation, _ = to_spherical((votes[:, None] * near[best]) @ vectors)
+    moved = dry[:, None] & (share >= SNAP_SHARE) & ((vectors[best, 0] > 0) == (front >= 0.5))
+    return np.where(moved, mode_azimuth, azimuth), np.where(moved, mode_elevation, elevation)
+
+
 def slot_places(outputs: SlotOutputs, dims: EncoderDims, calibration: tuple[float, ...] = IDENTITY
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every slot's azimuth (deg), elevation (deg), distance (m) and front probability, each (batch,
     slots), as `bat localize` reports them: the decoded azimuth on the likelier side of the frontal
-    plane, moved to the template votes near it (refine_with_votes)."""
+    plane, moved to the template votes near it (refine_with_votes), in a dry clip to the long votes'
+    mode on its cone (snap_in_dry_clips)."""
     azimuth, elevation, distance = decode_places(outputs, dims)
-    front = calibrated(front_mass(outputs, dims), vote_balance(outputs.votes, outputs.vote_directions, azimuth, elevation), calibration)
+    front = calibrated(front_mass(outputs, dims), front_evidence(outputs, azimuth, elevation), calibration)
 
     def on_likelier_side(azimuth: np.ndarray) -> np.ndarray:  # mirrored across the interaural axis where it is not
         return np.where((np.cos(np.radians(azimuth)) > 0) != (front >= 0.5), wrap_azimuth(180.0 - azimuth), azimuth)
 
     azimuth, elevation = refine_with_votes(outputs.votes, outputs.vote_directions, on_likelier_side(azimuth), elevation)
+    azimuth, elevation = snap_in_dry_clips(outputs, azimuth, elevation, front)
     return on_likelier_side(azimuth), elevation, distance, front
 
 

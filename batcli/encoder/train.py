@@ -177,9 +177,9 @@ def validate(model: SpatialEncoder, examples: Examples, config: EncoderTrainConf
             outputs = model(audio.to(device), votes=True)
         losses.append(float(slot_loss(outputs, make_targets(sources, model.labels, dims.slots).to(device), dims)[0]) * len(audio))
         batches.append((outputs.cpu(), sources))
-    mass, balance, front = (np.concatenate(parts) for parts in zip(*(calibration_data(o, dims, s, config.threshold) for o, s in batches)))
+    mass, evidence, front = (np.concatenate(parts) for parts in zip(*(calibration_data(o, dims, s, config.threshold) for o, s in batches)))
     if len(set(front.tolist())) == 2:  # both sides seen: otherwise the fit has nothing to separate
-        model.front_calibration = fit_calibration(mass, balance, front)
+        model.front_calibration = fit_calibration(mass, evidence, front)
     pairs = [pair for outputs, sources in batches
              for pair in zip(decode(outputs, dims, model.labels, config.threshold, calibration=model.front_calibration), sources)]
     report = localization_report(pairs)

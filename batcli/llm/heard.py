@@ -45,9 +45,7 @@ def listen(encoder: SpatialEncoder, audio: torch.Tensor) -> tuple[torch.Tensor, 
     (each group's weights sum to 1), then the slot's place and front probability as `bat localize`
     reports them (readout.slot_places: with the template votes and the model's front calibration)."""
     tokens = encoder.encode(audio)
-    outputs = encoder.read_slots(tokens)
-    if encoder.dims.features == "evidence":
-        outputs.votes, outputs.vote_directions = encoder.direct.votes(audio), encoder.direct.vote_directions
+    outputs = encoder.add_votes(encoder.read_slots(tokens), audio)
     present = torch.sigmoid(outputs.presence.float())[..., None]
     classes = torch.cat([present * torch.softmax(outputs.classes.float(), -1), 1 - present], dim=-1)
     azimuth_deg, elevation_deg, _ = (c.to(tokens.device) for c in bin_centres(encoder.dims))

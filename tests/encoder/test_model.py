@@ -40,9 +40,9 @@ def test_save_and_load_give_identical_outputs(tmp_path):
 
 def test_the_front_calibration_is_kept_with_the_model_and_a_damaged_one_is_named(tmp_path):
     model = SpatialEncoder(DIMS, LABELS)
-    model.front_calibration = (1.7, 0.4, 0.3, -0.2)
+    model.front_calibration = (1.7, 0.4, 0.3, 0.6, -0.2)
     save_model(model, tmp_path / "m")
-    assert load_model(tmp_path / "m").front_calibration == (1.7, 0.4, 0.3, -0.2)
+    assert load_model(tmp_path / "m").front_calibration == (1.7, 0.4, 0.3, 0.6, -0.2)
     config = tmp_path / "m" / "config.json"
     config.write_text(config.read_text().replace("1.7", '"x"'))
     with pytest.raises(BatError, match="front_calibration must be"):

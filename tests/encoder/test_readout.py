@@ -133,14 +133,16 @@ def test_a_peak_on_the_less_likely_side_is_mirrored():
 def test_calibration_recovers_a_known_miscalibration_and_weighs_the_votes():
     rng = np.random.default_rng(0)
     mass, balance = rng.uniform(0.02, 0.98, 20000), rng.uniform(-1.0, 1.0, (20000, 2))  # short and long frames' balances
+    dry = rng.random(20000) < 0.3
+    evidence = np.concatenate([balance, balance[:, 1:] * dry[:, None]], -1)  # the long frames' again in dry clips
     logit = lambda p: np.log(p / (1 - p))  # noqa: E731
-    truth = 1 / (1 + np.exp(-(2.0 * logit(mass) + 1.5 * balance[:, 0] + 0.7 * balance[:, 1] + 0.5)))  # overly modest, biased to the back
+    truth = 1 / (1 + np.exp(-(2.0 * logit(mass) + 1.5 * balance[:, 0] + 0.7 * balance[:, 1] + 2.0 * evidence[:, 2] + 0.5)))  # overly modest, biased to the back
     front = rng.random(20000) < truth
-    a, b_short, b_long, c = fit_calibration(mass, balance, front.astype(float))
-    assert abs(a - 2.0) < 0.15 and abs(b_short - 1.5) < 0.15 and abs(b_long - 0.7) < 0.15 and abs(c - 0.5) < 0.1
-    assert np.abs(calibrated(mass, balance, (a, b_short, b_long, c)) - truth).max() < 0.05
-    assert np.allclose(calibrated(mass, balance, IDENTITY), mass, atol=1e-6)  # the identity leaves the mass alone
-    few = fit_calibration(np.array([0.6, 0.4, 0.55]), np.zeros((3, 2)), np.array([1.0, 0.0, 1.0]))  # separable: unpenalised, it runs off
+    a, b_short, b_long, b_dry, c = fit_calibration(mass, evidence, front.astype(float))
+    assert abs(a - 2.0) < 0.15 and abs(b_short - 1.5) < 0.15 and abs(b_long - 0.7) < 0.15 and abs(b_dry - 2.0) < 0.3 and abs(c - 0.5) < 0.1
+    assert np.abs(calibrated(mass, evidence, (a, b_short, b_long, b_dry, c)) - truth).max() < 0.05
+    assert np.allclose(calibrated(mass, evidence, IDENTITY), mass, atol=1e-6)  # the identity leaves the mass alone
+    few = fit_calibration(np.array([0.6, 0.4, 0.55]), np.zeros((3, 3)), np.array([1.0, 0.0, 1.0]))  # separable: unpenalised, it runs off
     assert 1.0 < few[0] < 5.0
 
 
@@ -151,7 +153,7 @@ def test_calibration_data_matches_a_mirrored_slot_to_its_source_and_skips_the_fr
     mass, balance, front = calibration_data(outputs, DIMS, references)
     assert len(mass) == 1  # the source at 260 deg is within 10 deg of the frontal plane
     assert abs(mass[0] - 0.9) < 0.02 and front[0] == 0.0  # heard mostly in front, the source was behind
-    assert balance.shape == (1, 2) and (balance == 0.0).all()  # no votes: no evidence either way
+    assert balance.shape == (1, 3) and (balance == 0.0).all()  # no votes: no evidence either way
 
 
 def test_votes_near_the_back_candidate_move_the_front_probability_back():
@@ -167,7 +169,7 @@ def test_votes_near_the_back_candidate_move_the_front_probability_back():
     outputs.votes = torch.tensor([[[3.0, 1.0], [0.0, 1.0]]])  # short frames, long frames
     balance = vote_balance(outputs.votes, outputs.vote_directions, np.array([[40.0]]), np.array([[0.0]]))
     assert balance[0, 0] == pytest.approx([-0.75, 0.0])  # the long frames' one vote is off the cone
-    [clip] = decode(outputs, DIMS, LABELS, calibration=(1.0, 10.0, 0.0, 0.0))
+    [clip] = decode(outputs, DIMS, LABELS, calibration=(1.0, 10.0, 0.0, 0.0, 0.0))
     [source] = clip["sources"]
     assert source["front_probability"] < 0.05 and source["direction"] == "left, behind, above"
     assert abs(source["azimuth_deg"] - 138.3) < 1.0 and abs(source["elevation_deg"] - 15.0) < 1.0  # moved to the votes near it
@@ -192,5 +194,31 @@ def test_votes_near_a_source_move_it_to_their_mean_and_leave_its_side():
     outputs = outputs_for([("dog", 80.0, 0.0, 2.0), ("rain", 265.0, 0.0, 1.0)], [True, False])
     outputs.votes = torch.tensor([[[1.0, 3.0], [1.0, 3.0]]])
     outputs.vote_directions = torch.from_numpy(unit_vector(np.array([85.0, 100.0]), np.array([0.0, 0.0]))).float()
-    [source] = decode(outputs, DIMS, LABELS, calibration=(5.0, 0.0, 0.0, 3.0))[0]["sources"]
+    [source] = decode(outputs, DIMS, LABELS, calibration=(5.0, 0.0, 0.0, 0.0, 3.0))[0]["sources"]
     assert source["front_probability"] > 0.5 and 80.0 < source["azimuth_deg"] <= 90.0
+
+
+def test_a_dry_clip_counts_its_long_votes_again_and_moves_its_source_to_their_mode():
+    """A slot heard at 40 deg with the long frames' votes mostly behind on its cone, around 138 deg and
+    15 deg up. In a dry clip (coherence 0.99) the long balance enters the front evidence a second time
+    and the source moves to the votes' mode, when the front probability puts it behind too; in a room
+    (coherence 0.5), on the other side, or with too few votes near the mode, it stays where it was."""
+    from batcli.encoder.readout import front_evidence, snap_in_dry_clips
+    from batcli.geometry import great_circle_deg, unit_vector
+
+    one = outputs_for([("dog", 40.0, 0.0, 2.0), ("rain", 265.0, 0.0, 1.0)], [True, False])
+    outputs = SlotOutputs(*(torch.cat([x, x]) for x in (one.presence, one.classes, one.azimuth, one.elevation, one.distance)),
+                          votes=torch.tensor([[[1.0, 0.0, 1.0], [3.0, 3.0, 2.0]]] * 2),  # two clips: short frames, long frames
+                          vote_directions=torch.from_numpy(unit_vector(np.array([136.0, 140.0, 300.0]), np.array([15.0, 15.0, 0.0]))).float(),
+                          coherence=torch.tensor([0.99, 0.5]))
+    azimuth, elevation = np.array([[40.0, 265.0]] * 2), np.zeros((2, 2))
+    evidence = front_evidence(outputs, azimuth, elevation)
+    assert evidence[0, 0] == pytest.approx([-0.5, -0.75, -0.75]) and evidence[1, 0] == pytest.approx([-0.5, -0.75, 0.0])
+    behind = np.full((2, 2), 0.2)
+    moved_azimuth, moved_elevation = snap_in_dry_clips(outputs, azimuth, elevation, behind)
+    assert great_circle_deg(moved_azimuth[0, 0], moved_elevation[0, 0], 138.0, 15.0) < 1.5  # the mean of the mode's two directions
+    assert np.allclose(moved_azimuth[1], azimuth[1]) and np.allclose(moved_elevation[1], elevation[1])  # not dry: it stays
+    in_front = snap_in_dry_clips(outputs, azimuth, elevation, np.full((2, 2), 0.8))
+    assert np.allclose(in_front[0], azimuth)  # the mode is on the other side
+    outputs.votes = torch.tensor([[[1.0, 0.0, 1.0], [1.0, 0.0, 9.0]]] * 2)  # a tenth of the long votes near the mode
+    assert np.allclose(snap_in_dry_clips(outputs, azimuth, elevation, behind)[0], azimuth)
