@@ -57,7 +57,7 @@ from ..sim.hrtf import HRTF
 # with any change to them, and retrain the shipped encoder in the same change (a change to the votes
 # alone needs its front calibration fitted again on its validation clips, which training does at every
 # validation). Version 2: a second row of votes from 32-ms frames with the noise taken out. Version 3:
-# the clip's coherence (DirectCues.coherence), which tells the readout a free field from a room.
+# the clip's coherence (beside the votes), which tells the readout a free field from a room.
 INPUT_VERSION = 3
 DYNAMIC_RANGE_DB = 80.0
 COHERENCE_FRAMES = 5
@@ -80,6 +80,7 @@ VOTE_FFT = 1024  # the long frames of the second row of votes (32 ms at 32 kHz)
 NOISE_SHARE = 0.1  # the quietest tenth of a clip's frames tell its stationary noise
 VOTE_SETTINGS = ((None, False), (VOTE_FFT, True))  # rows of DirectCues.votes: (frame length, None for the tokens'; noise taken out)
 VOTE_ROWS = len(VOTE_SETTINGS)
+LONG_ROW = next(row for row, (size, _) in enumerate(VOTE_SETTINGS) if size == VOTE_FFT)  # the row the readout trusts in a free field
 
 
 class BinauralFeatures(nn.Module):
@@ -154,7 +155,7 @@ class DirectCues(nn.Module):
 
     def forward(self, audio: torch.Tensor, tokens: int, pool: int = DIRECT_POOL_TOKENS) -> torch.Tensor:
         """(batch, 2, samples) -> (batch, tokens, size), the statistics pooled over `pool` tokens."""
-        left, right, real, imag, plain, onset = self._pooled(audio, tokens, pool)
+        left, right, real, imag, plain, onset = self._pooled(self._spectra(audio, self.n_fft), tokens, pool)
         ild_db, magnitude = _interaural(left, right, real, imag)
         ild = ild_db / (DYNAMIC_RANGE_DB / 2)
         coherence = (magnitude / torch.sqrt(left * right).clamp_min(1e-20)).clamp(0.0, 1.0) * 2 - 1
@@ -167,44 +168,37 @@ class DirectCues(nn.Module):
             parts.append(((score - score.amax(1, keepdim=True)) / EVIDENCE_RANGE + 1).clamp_min(0.0))
         return torch.cat(parts, dim=1).transpose(1, 2)
 
-    def votes(self, audio: torch.Tensor) -> torch.Tensor:
-        """(batch, 2, directions): every block of 0.13 s votes, with its onset weight, for the measured
-        direction (vote_directions) whose interaural spectrum fits its own best, as a training-free
-        template matcher does; row 0 from the 8-ms frames of the tokens, row 1 from 32-ms frames with
-        the clip's stationary noise taken out. Short frames keep an onset's direct sound apart from its
-        echoes (in rooms); long ones resolve the pinna's fine pattern (in a free field). Apart from any
-        network, the sign of the vote balance on the source's cone errs on front/back for 20 % of 200
-        free-field development sources in short frames, 6 % in long frames with the noise taken out; in
-        rooms 27 % and 33 %."""
+    def votes(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(batch, VOTE_ROWS, directions): every block of 0.13 s votes, with its onset weight, for the
+        measured direction (vote_directions) whose interaural spectrum fits its own best, as a
+        training-free template matcher does; row 0 from the 8-ms frames of the tokens, row LONG_ROW from
+        32-ms frames with the clip's stationary noise taken out. Short frames keep an onset's direct sound
+        apart from its echoes (in rooms); long ones resolve the pinna's fine pattern (in a free field).
+        Apart from any network, the sign of the vote balance on the source's cone errs on front/back for
+        20 % of 200 free-field development sources in short frames, 6 % in long frames with the noise
+        taken out; in rooms 27 % and 33 %.
+
+        Beside them, from the same long frames, the clip's coherence (batch,): the interaural coherence
+        of the whole clip with its stationary noise taken out, over the bins above PHASE_HIGH_HZ that
+        hold sound, each by its power. Near 1 where one direct sound dominates (a free field), lower
+        where echoes arrive from all around (a room): of 1200 development clips, 90 % of the free-field
+        ones reach 0.96 and 90 % of the reverberant ones stay below 0.88."""
         rows = []
         for size, denoise in VOTE_SETTINGS:
             size = size or self.n_fft
-            frames = audio.shape[-1] // (size // 2) + 1
-            left, right, real, imag, _, onset = self._pooled(audio, max(frames // (VOTE_FRAMES * self.n_fft // size), 1), 1, size, denoise)
+            power, cross, level = spectra = self._spectra(audio, size)
+            noise = _stationary_noise(level, _cues(power, cross)) if denoise else None
+            blocks = max(level.shape[-1] // (VOTE_FRAMES * self.n_fft // size), 1)
+            left, right, real, imag, _, onset = self._pooled(spectra, blocks, 1, noise)
             heard = (left > 0) & (right > 0)  # taking the noise out can leave a bin with less than nothing
             left, right = left.clamp_min(1e-20), right.clamp_min(1e-20)
             ild_db, magnitude = _interaural(left, right, real, imag)
             score = template_scores(torch.where(heard, left + right, 0.0), ild_db, real, imag, magnitude,
                                     getattr(self, f"vote_ild_{size}"), getattr(self, f"vote_phase_{size}"))  # (batch, directions, blocks)
             rows.append(torch.zeros(score.shape[:2], device=audio.device).scatter_add_(1, score.argmax(1), onset[:, 0]))
-        return torch.stack(rows, dim=1)
-
-    def coherence(self, audio: torch.Tensor) -> torch.Tensor:
-        """(batch,) the interaural coherence of the whole clip in long (VOTE_FFT) frames with its
-        stationary noise taken out, over the bins above PHASE_HIGH_HZ that hold sound, each by its power:
-        near 1 where one direct sound dominates (a free field), lower where echoes arrive from all around
-        (a room). Of 1200 development clips, 90 % of the free-field ones reach 0.96 and 90 % of the
-        reverberant ones stay below 0.88."""
-        power, cross, level = self._spectra(audio, VOTE_FFT)
-        cues = torch.stack([power[:, 0], power[:, 1], cross.real, cross.imag], dim=1)  # (batch, 4, bins, frames)
-        left, right, real, imag = (cues.sum(-1) - cues.shape[-1] * _stationary_noise(level, cues)).unbind(1)  # (batch, bins)
-        both = left + right
-        heard = (both > both.amax(1, keepdim=True) * 10 ** (-HEARD_RANGE_DB / 10)) & (left > 0) & (right > 0)
-        heard[:, : self.long_low_bins] = False
-        coherence = torch.sqrt(real.square() + imag.square()) / torch.sqrt((left * right).clamp_min(1e-20))
-        weight = torch.where(heard, both, 0.0)  # taking the noise out can leave a bin with less than nothing
-        coherence = torch.where(heard, coherence.clamp(0.0, 1.0), 0.0)
-        return (coherence * weight).sum(1) / weight.sum(1).clamp_min(1e-20)
+            if size == VOTE_FFT:
+                coherence = _clip_coherence(_cues(power, cross), noise, self.long_low_bins)
+        return torch.stack(rows, dim=1), coherence
 
     def _spectra(self, audio: torch.Tensor, n_fft: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Both ears' powers (batch, 2, bins, frames), their cross-spectrum (batch, bins, frames), DC left
@@ -219,18 +213,18 @@ class DirectCues(nn.Module):
         level = torch.maximum(level, level.amax(-1, keepdim=True) - DYNAMIC_RANGE_DB)  # digital silence is not -200 dB
         return power, spec[:, 0] * spec[:, 1].conj(), level
 
-    def _pooled(self, audio: torch.Tensor, tokens: int, pool: int, n_fft: int | None = None, denoise: bool = False) -> tuple[torch.Tensor, ...]:
+    def _pooled(self, spectra: tuple[torch.Tensor, torch.Tensor, torch.Tensor], tokens: int, pool: int,
+                noise: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         """Onset-weighted left and right powers and cross-spectrum (real, imag), plain power and the
         onset weight, each (batch, bins, tokens), averaged over each token's frames and `pool` tokens, from
-        an STFT of n_fft samples (the tokens' own by default). `denoise` subtracts, from every frame's
-        powers and cross-spectrum, those of the clip's stationary noise: a diffuse background's
-        interaural spectrum is nobody's direction."""
-        power, cross, level = self._spectra(audio, n_fft or self.n_fft)
+        _spectra's output. `noise` (the clip's stationary noise, _stationary_noise) is subtracted from
+        every frame's powers and cross-spectrum: a diffuse background's interaural spectrum is nobody's
+        direction."""
+        power, cross, level = spectra
         weight = F.pad(torch.relu(level[:, 1:] - level[:, :-1]), (1, 0)).square()[:, None] + ONSET_FLOOR  # (batch, 1, frames)
         stats = torch.stack([power[:, 0] * weight, power[:, 1] * weight, cross.real * weight, cross.imag * weight,
                              power.sum(1), weight.expand_as(cross.real)], dim=1)  # (batch, 6, bins, frames)
-        if denoise:
-            noise = _stationary_noise(level, torch.stack([power[:, 0], power[:, 1], cross.real, cross.imag], dim=1))
+        if noise is not None:
             stats = torch.cat([stats[:, :4] - weight[:, None] * noise[..., None], stats[:, 4:]], dim=1)
         stats = _frame_mean(F.adaptive_avg_pool1d(stats.flatten(1, 2), tokens).reshape(*stats.shape[:3], tokens), pool)
         return stats.unbind(1)
@@ -253,12 +247,30 @@ def template_scores(both: torch.Tensor, ild_db: torch.Tensor, real: torch.Tensor
     return PHASE_WEIGHT * agreement - ild_error / (2 * ILD_SIGMA_DB**2)
 
 
+def _cues(power: torch.Tensor, cross: torch.Tensor) -> torch.Tensor:
+    """(batch, 4, bins, frames): left and right power, real and imaginary cross-spectrum."""
+    return torch.stack([power[:, 0], power[:, 1], cross.real, cross.imag], dim=1)
+
+
 def _stationary_noise(level: torch.Tensor, cues: torch.Tensor) -> torch.Tensor:
-    """(batch, cues, bins): the mean of each cue (batch, cues, bins, frames) over the clip's quietest
-    NOISE_SHARE of frames (by level, (batch, frames)), where a stationary background plays alone; where a
-    sound plays throughout, its own quietest frames, which have its own direction."""
+    """(batch, 4, bins): the mean of each of _cues over the clip's quietest NOISE_SHARE of frames (by
+    level, (batch, frames)), where a stationary background plays alone; where a sound plays throughout,
+    its own quietest frames, which have its own direction."""
     quiet = level.argsort(-1)[:, : max(int(level.shape[-1] * NOISE_SHARE), 1)]  # (batch, frames kept)
     return cues.gather(-1, quiet[:, None, None].expand(-1, cues.shape[1], cues.shape[2], -1)).mean(-1)
+
+
+def _clip_coherence(cues: torch.Tensor, noise: torch.Tensor, low_bins: int) -> torch.Tensor:
+    """(batch,) |sum L R*| / sqrt(sum |L|^2 sum |R|^2) of the whole clip (_cues, with `noise` taken out of
+    every frame), per bin above the first `low_bins` that holds sound, averaged with each bin's power."""
+    left, right, real, imag = (cues.sum(-1) - cues.shape[-1] * noise).unbind(1)  # (batch, bins)
+    both = left + right
+    heard = (both > both.amax(1, keepdim=True) * 10 ** (-HEARD_RANGE_DB / 10)) & (left > 0) & (right > 0)
+    heard[:, :low_bins] = False
+    coherence = torch.sqrt(real.square() + imag.square()) / torch.sqrt((left * right).clamp_min(1e-20))
+    weight = torch.where(heard, both, 0.0)  # taking the noise out can leave a bin with less than nothing
+    coherence = torch.where(heard, coherence.clamp(0.0, 1.0), 0.0)
+    return (coherence * weight).sum(1) / weight.sum(1).clamp_min(1e-20)
 
 
 def _interaural(left: torch.Tensor, right: torch.Tensor, real: torch.Tensor, imag: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

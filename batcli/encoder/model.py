@@ -97,7 +97,7 @@ IDENTITY = (1.0, *([0.0] * FRONT_EVIDENCE), 0.0)  # a front calibration that lea
 class SlotOutputs:
     """Logits per slot: presence (batch, slots) and classes, azimuth, elevation, distance (batch, slots, bins);
     with the evidence front end, when asked for, the clip's template votes (batch, VOTE_ROWS, directions) for the
-    HRTF set's measured directions (unit vectors, (directions, 3)) and its coherence (batch,; DirectCues.coherence)."""
+    HRTF set's measured directions (unit vectors, (directions, 3)) and its coherence (batch,), both from DirectCues.votes."""
 
     presence: torch.Tensor
     classes: torch.Tensor
@@ -165,7 +165,8 @@ class SpatialEncoder(nn.Module):
         """The outputs with the evidence front end's template votes and the clip's coherence (left as
         they are for other front ends)."""
         if self.dims.features == "evidence":
-            outputs.votes, outputs.vote_directions, outputs.coherence = self.direct.votes(audio), self.direct.vote_directions, self.direct.coherence(audio)
+            outputs.votes, outputs.coherence = self.direct.votes(audio)
+            outputs.vote_directions = self.direct.vote_directions
         return outputs
 
 

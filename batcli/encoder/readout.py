@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from ..geometry import DIRECTION_MARGIN_DEG, direction_words, great_circle_deg, plane_angles, to_spherical, unit_vector, wrap_azimuth
 from ..metrics import match_sources
-from .features import VOTE_ROWS
+from .features import LONG_ROW, VOTE_ROWS
 from .model import FRONT_EVIDENCE, IDENTITY, EncoderDims, SlotOutputs
 
 DIRECTION_WEIGHT = 2.0  # the paper's weighting of the direction terms against class and distance
@@ -44,7 +44,7 @@ FRONT_SURE = 0.8  # front/behind is said only when one side is at least this lik
 CONE_WIDTH_DEG = 20.0  # votes within this many degrees of a slot's lateral angle lie on its cone of confusion
 REFINE_RADIUS_DEG = 25.0  # a source moves to the mean direction of the template votes within this angle of it
 REFINE_SHARE = 0.1  # when those votes hold at least this share of the clip's votes
-DRY_COHERENCE = 0.95  # a clip this coherent (DirectCues.coherence) is heard as a free field
+DRY_COHERENCE = 0.95  # a clip this coherent (SlotOutputs.coherence, from DirectCues.votes) is heard as a free field
 SNAP_RADIUS_DEG = 15.0  # the long votes are smoothed over this angle to find their modes
 SNAP_SHARE = 0.3  # a mode a dry clip's source moves to holds at least this share of the long votes
 
@@ -200,7 +200,7 @@ def front_evidence(outputs: SlotOutputs, azimuth: np.ndarray, elevation: np.ndar
     (the sign of their balance errs on 6 % of 313 free-field development sources, the short frames' on
     16 %); in a room the short ones (28 % against 33 %): the calibration weighs them apart."""
     balance = vote_balance(outputs.votes, outputs.vote_directions, azimuth, elevation)
-    return np.concatenate([balance, balance[..., -1:] * dry_clips(outputs)[:, None, None]], -1)
+    return np.concatenate([balance, balance[..., LONG_ROW:LONG_ROW + 1] * dry_clips(outputs)[:, None, None]], -1)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -293,7 +293,7 @@ def snap_in_dry_clips(outputs: SlotOutputs, azimuth: np.ndarray, elevation: np.n
     if outputs.votes is None or not dry.any():
         return azimuth, elevation
     vectors = outputs.vote_directions.cpu().numpy().astype(np.float64)
-    votes = outputs.votes[:, -1].cpu().numpy().astype(np.float64)  # (batch, directions): the long frames'
+    votes = outputs.votes[:, LONG_ROW].cpu().numpy().astype(np.float64)  # (batch, directions): the long frames'
     near = vectors @ vectors.T >= np.cos(np.radians(SNAP_RADIUS_DEG))  # (directions, directions)
     support = (votes @ near)[:, None] * _on_cone(vectors, azimuth, elevation)  # (batch, slots, directions)
     best = support.argmax(-1)  # (batch, slots)

@@ -89,6 +89,11 @@ class Question:
     record: dict
 
 
+def _says_front_or_behind(direction: str) -> bool:
+    """Whether direction words ("left, front, above") say front or behind."""
+    return bool({"front", "behind"} & set(direction.split(", ")))
+
+
 def answered_as_heard(question: Question, heard: list[list[float]], vocabulary: list[list[str]],
                       config: QuestionConfig = QuestionConfig()) -> Question:
     """The question with the answer its heard text bears out, so that the model learns to say what its
@@ -104,14 +109,14 @@ def answered_as_heard(question: Question, heard: list[list[float]], vocabulary: 
     text = question.question.lower()
     named = [s for s in sounds if re.search(rf"(?<![a-z]){re.escape(s[0])}(?![a-z])", text)]
     subject = named[0] if named else sounds[0] if len(sounds) == 1 else None
-    unsure = subject is not None and not {"front", "behind"} & set(subject[1].split(", "))
+    unsure = subject is not None and not _says_front_or_behind(subject[1])
     options = offered_options(question.question, vocabulary[0])
     if options and {OPTION_SIDES.get(o) for o in options} == {"front", "behind"} and unsure:
         return replace(question, answer=FRONT_UNSURE)
     about, template = question.record.get("about"), question.record.get("template")
-    if about is None or template not in TEMPLATES_BY_ID:
+    if about is None:
         return question
-    if about.get("place") in ("front", "behind") and any(not {"front", "behind"} & set(words.split(", ")) for _, words, _ in sounds):
+    if about.get("place") in ("front", "behind") and any(not _says_front_or_behind(words) for _, words, _ in sounds):
         return question
     places = [{"label": label, "azimuth_deg": place[0], "elevation_deg": place[1], "distance_m": place[2]} for label, _, place in sounds]
     answer = answer_for(template, about, places, config)
