@@ -5,9 +5,14 @@ two peaks instead of averaging them into a sideways guess), trained against Gaus
 targets and decoded as the probability-weighted mean around the strongest bin, which gives
 sub-bin precision.
 
-Slots are matched to a clip's sources by the permutation with the lowest total cost (class,
-direction and distance cross-entropy); matched slots learn to be present, the others absent.
-With at most a handful of slots, trying every permutation is cheap.
+Slots are matched to a clip's sources by the permutation with the lowest total cost: each slot's
+presence, its class and distance cross-entropy, and how far its lateral angle is from the source's.
+Matched slots learn to be present and where their source is, the others to be absent. The matching
+does not look at where on its cone of confusion (front or back, up or down) a slot is: were it to, a
+model unsure of front and back would gain by putting one slot in front and one behind, whichever was
+right taking the source (this is what spurious second sources on the first one's cone were), where it
+should say how unsure it is within one slot's distribution. With at most a handful of slots, trying
+every permutation is cheap.
 
 Front or back is decided by probability, not by the azimuth's peak: a static head tells front from
 back only through the pinna's colouring, so the distribution often holds two mirror peaks. What
@@ -38,6 +43,7 @@ from .features import LONG_ROW, VOTE_ROWS
 from .model import FRONT_EVIDENCE, IDENTITY, EncoderDims, SlotOutputs
 
 DIRECTION_WEIGHT = 2.0  # the paper's weighting of the direction terms against class and distance
+MATCH_LATERAL_DEG = 10.0  # in the matching, a slot's lateral angle this far from a source's costs as much as one direction nat
 SMOOTHING_BINS = 1.0  # standard deviation of the Gaussian target, in bins
 DECODE_RADIUS = 2  # bins on either side of the peak averaged when decoding
 FRONT_SURE = 0.8  # front/behind is said only when one side is at least this likely
@@ -116,14 +122,18 @@ def slot_loss(outputs: SlotOutputs, targets: Targets, dims: EncoderDims) -> tupl
         if name == "distance":  # in a free field the model should learn to say it cannot tell: a flat distribution
             target = torch.where(targets.distance_known[..., None], target, torch.full_like(target, 1.0 / target.shape[-1]))
         costs[name] = -torch.einsum("bkn,bjn->bkj", log[name], target)
-    total = costs["class"] + DIRECTION_WEIGHT * (costs["azimuth"] + costs["elevation"]) + costs["distance"]
+    with torch.no_grad():  # presence (matched: BCE(p, 1) - BCE(p, 0) = -p), class, distance, lateral angle
+        lateral_gap = (_lateral_deg(log["azimuth"].exp(), log["elevation"].exp(), azimuth_centres, elevation_centres)[:, :, None]
+                       - _source_lateral_deg(targets)[:, None, :]).abs()
+        match = (costs["class"] + costs["distance"] - outputs.presence.float()[:, :, None]
+                 + DIRECTION_WEIGHT * lateral_gap / MATCH_LATERAL_DEG)
 
-    permutations = torch.tensor(list(itertools.permutations(range(slots))), device=total.device)  # (P, slots)
-    sources = torch.arange(slots, device=total.device)
+    permutations = torch.tensor(list(itertools.permutations(range(slots))), device=match.device)  # (P, slots)
+    sources = torch.arange(slots, device=match.device)
     mask = targets.mask.float()
-    per_permutation = (total.detach()[:, permutations, sources] * mask[:, None, :]).sum(-1)  # (batch, P)
+    per_permutation = (match[:, permutations, sources] * mask[:, None, :]).sum(-1)  # (batch, P)
     slot_of_source = permutations[per_permutation.argmin(1)]  # (batch, source)
-    rows = torch.arange(batch, device=total.device)[:, None]
+    rows = torch.arange(batch, device=match.device)[:, None]
     count = mask.sum().clamp_min(1.0)
     parts = {name: (cost[rows, slot_of_source, sources] * mask).sum() / count for name, cost in costs.items()}
 
@@ -132,6 +142,20 @@ def slot_loss(outputs: SlotOutputs, targets: Targets, dims: EncoderDims) -> tupl
     parts["presence"] = F.binary_cross_entropy_with_logits(outputs.presence.float(), present)
     loss = parts["presence"] + parts["class"] + DIRECTION_WEIGHT * (parts["azimuth"] + parts["elevation"]) + parts["distance"]
     return loss, {name: float(value.detach()) for name, value in parts.items()}
+
+
+def _lateral_deg(azimuth: torch.Tensor, elevation: torch.Tensor, azimuth_centres: torch.Tensor, elevation_centres: torch.Tensor) -> torch.Tensor:
+    """(batch, slots) lateral angle (deg, left positive) of slots' azimuth and elevation distributions
+    ((batch, slots, bins) probabilities): the arcsine of the expected leftward component, sin(azimuth)
+    cos(elevation), which a front/back mirror leaves as it is."""
+    left = (azimuth * torch.sin(torch.deg2rad(azimuth_centres))).sum(-1) * (elevation * torch.cos(torch.deg2rad(elevation_centres))).sum(-1)
+    return torch.rad2deg(torch.asin(left.clamp(-1.0, 1.0)))
+
+
+def _source_lateral_deg(targets: Targets) -> torch.Tensor:
+    """(batch, slots) lateral angle (deg) of the targets' sources."""
+    left = torch.sin(torch.deg2rad(targets.azimuth_deg)) * torch.cos(torch.deg2rad(targets.elevation_deg))
+    return torch.rad2deg(torch.asin(left.clamp(-1.0, 1.0)))
 
 
 def _decode_bins(probabilities: np.ndarray, centres: np.ndarray, period: float | None) -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 import zlib
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -74,6 +75,7 @@ class LLMTrainConfig:
     warmup_steps: int = field(default=100, metadata={"help": "warm-up steps at the start of each stage", "range": (0, 10**9)})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay", "range": (0, 1)})
     clip_grad_norm: float = field(default=1.0, metadata={"help": "gradient norm clipping (0: off)", "range": (0, 1000)})
+    family_balance: float = field(default=0.0, metadata={"help": "how much more often a question of a rarer family (its template) is seen per epoch: (the commonest family's count / its own) to this power, rounded; 0: as often as simulated. Two-sound comparisons are a twentieth of the questions each, too few to learn from otherwise", "range": (0, 1)})
     absent_weight: int = field(default=4, metadata={"help": "times a question about a sound that is not there (answer 'none') is seen per epoch: they are few, and a model that never says 'none' invents places", "range": (1, 100)})
     word_dropout: float = field(default=0.2, metadata={"help": "share of filler words (the, my, on, ...) left out of the questions at random in training, so that answers rest on the words that matter, not on a template's exact wording", "range": (0, 0.9)})
     terse_share: float = field(default=0.15, metadata={"help": "share of training questions asked without their yes/no opening, as people type them ('Is the siren on my left?' -> 'siren on my left?')", "range": (0, 1)})
@@ -166,8 +168,7 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
                 continue
             if step >= stop:
                 break
-            pool = [i for i, q in enumerate(train_questions) if q.record.get("question_type") in stage.types
-                    for _ in range(config.absent_weight if q.answer == "none" else 1)]
+            pool = training_pool(train_questions, stage.types, config)
             if not pool:
                 raise BatError(f"stage {number}: no training questions of types {stage.types}")
             smoothed, carried_loss = (carried_loss if step > start else None), None  # a stage resumed halfway goes on with its loss
@@ -209,6 +210,18 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
     if timing and step > timing[1]:
         summary["questions_per_s"] = round((step - timing[1]) * config.batch_size / (time.perf_counter() - timing[0]), 2)
     return {**summary, **last_metrics(out_dir)}
+
+
+def training_pool(questions: list[Question], types: list[str], config: LLMTrainConfig) -> list[int]:
+    """Indices of the questions of `types`, each repeated as often as it is seen per epoch: absent_weight
+    times for a question answered `none`, times (the commonest family's count / its family's) **
+    family_balance, rounded, where a family is a question's template (its type without one)."""
+    families = [q.record.get("template") or q.record.get("question_type") for q in questions]
+    chosen = [i for i, q in enumerate(questions) if q.record.get("question_type") in types]
+    counts = Counter(families[i] for i in chosen)
+    commonest = max(counts.values(), default=1)
+    return [i for i in chosen
+            for _ in range((config.absent_weight if questions[i].answer == "none" else 1) * round((commonest / counts[families[i]]) ** config.family_balance))]
 
 
 @torch.no_grad()

@@ -87,6 +87,35 @@ def test_an_unmatched_slot_learns_to_be_absent():
     assert both_present > one_present
 
 
+def as_targets(*sources):
+    return make_targets([[dict(zip(("label", "azimuth_deg", "elevation_deg", "distance_m"), s)) for s in sources]], LABELS, 2)
+
+
+def test_the_source_goes_to_the_slot_said_present_even_when_an_absent_one_sits_on_its_side():
+    """A model sure of one source behind, where it is in front, is wrong about where it is: the absent
+    slot on the right side does not take the source (and the blame off the present one)."""
+    targets = as_targets(("dog", 30.0, 0.0, 2.0))
+    mirrored = outputs_for([("dog", 150.0, 0.0, 2.0), ("dog", 30.0, 0.0, 2.0)], [True, False])
+    _, parts = slot_loss(mirrored, targets, DIMS)
+    assert parts["azimuth"] > 10
+    assert parts["presence"] < 0.01
+
+
+def test_two_slots_on_both_sides_of_the_cone_cost_more_than_one_slot_that_says_it_is_unsure():
+    """Hedging front against back across two slots pays nothing: which slot is matched cannot depend on
+    the side the source is on, so the uncertainty has to stay in one slot's azimuth distribution."""
+    targets = as_targets(("dog", 30.0, 0.0, 2.0))
+    hedges = []
+    for sides in ((150.0, 30.0), (30.0, 150.0)):  # the model cannot know which slot the source will be
+        hedge = outputs_for([("dog", sides[0], 0.0, 2.0), ("dog", sides[1], 0.0, 2.0)], [True, True])
+        hedge.presence = torch.zeros_like(hedge.presence)
+        hedges.append(slot_loss(hedge, targets, DIMS)[0])
+    unsure = outputs_for([("dog", 30.0, 0.0, 2.0), ("rain", 0.0, 0.0, 1.0)], [True, False])
+    mirror = outputs_for([("dog", 150.0, 0.0, 2.0), ("rain", 0.0, 0.0, 1.0)], [True, False])
+    unsure.azimuth = torch.logsumexp(torch.stack([unsure.azimuth, mirror.azimuth]), 0)  # two equal peaks
+    assert sum(hedges) / 2 > slot_loss(unsure, targets, DIMS)[0] + 1
+
+
 def test_in_a_free_field_a_flat_distance_costs_less_than_any_guess():
     """Distance cannot be heard without a room: the loss teaches the model to say so (a flat distribution)."""
     source = {"label": "dog", "azimuth_deg": 60.0, "elevation_deg": 0.0, "distance_m": 2.0}

@@ -193,3 +193,19 @@ def test_a_run_can_start_from_a_trained_language_model_of_the_same_build(questio
         assert not all(torch.equal(first[k], fresh[k]) for k in first), name
     with pytest.raises(BatError, match="projector settings differ"):
         train(config(*still, "projector.queries=2"), [questions_dir], encoder_dir, tmp_path / "other", device="cpu")
+
+
+def test_the_training_pool_sees_rarer_families_and_absent_sounds_more_often():
+    from batcli.llm.data import Question
+    from batcli.llm.train import training_pool
+
+    def question(template, answer="dog", kind="C"):
+        return Question(0, "?", answer, {"question_type": kind, "template": template})
+
+    questions = [question("c_what_at")] * 16 + [question("e_left_of", kind="E")] * 4 + [question("e_closer", "none", kind="E")]
+    plain = training_pool(questions, ["C", "E"], config("family_balance=0", "absent_weight=3"))
+    assert len(plain) == 16 + 4 + 3
+    balanced = training_pool(questions, ["C", "E"], config("family_balance=0.5", "absent_weight=3"))
+    seen = [questions[i].record["template"] for i in balanced]
+    assert seen.count("c_what_at") == 16 and seen.count("e_left_of") == 4 * 2 and seen.count("e_closer") == 3 * 4  # (16/4)^0.5, (16/1)^0.5
+    assert set(training_pool(questions, ["E"], config("family_balance=0.5"))) == set(range(16, 21))  # the types chosen, balanced among themselves
