@@ -184,10 +184,11 @@ class DirectCues(nn.Module):
         where echoes arrive from all around (a room): of 1200 development clips, 90 % of the free-field
         ones reach 0.96 and 90 % of the reverberant ones stay below 0.88."""
         rows = []
-        for size, denoise in VOTE_SETTINGS:
+        for row, (size, denoise) in enumerate(VOTE_SETTINGS):
             size = size or self.n_fft
             power, cross, level = spectra = self._spectra(audio, size)
-            noise = _stationary_noise(level, _cues(power, cross)) if denoise else None
+            cues = _cues(power, cross) if denoise or row == LONG_ROW else None
+            noise = _stationary_noise(level, cues) if denoise else None
             blocks = max(level.shape[-1] // (VOTE_FRAMES * self.n_fft // size), 1)
             left, right, real, imag, _, onset = self._pooled(spectra, blocks, 1, noise)
             heard = (left > 0) & (right > 0)  # taking the noise out can leave a bin with less than nothing
@@ -196,8 +197,8 @@ class DirectCues(nn.Module):
             score = template_scores(torch.where(heard, left + right, 0.0), ild_db, real, imag, magnitude,
                                     getattr(self, f"vote_ild_{size}"), getattr(self, f"vote_phase_{size}"))  # (batch, directions, blocks)
             rows.append(torch.zeros(score.shape[:2], device=audio.device).scatter_add_(1, score.argmax(1), onset[:, 0]))
-            if size == VOTE_FFT:
-                coherence = _clip_coherence(_cues(power, cross), noise, self.long_low_bins)
+            if row == LONG_ROW:
+                coherence = _clip_coherence(cues, noise, self.long_low_bins)
         return torch.stack(rows, dim=1), coherence
 
     def _spectra(self, audio: torch.Tensor, n_fft: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -33,6 +33,11 @@ def outputs_for(sources, present):
     )
 
 
+def as_targets(*sources):
+    """Targets of one clip from (label, azimuth, elevation, distance) tuples."""
+    return make_targets([[dict(zip(("label", "azimuth_deg", "elevation_deg", "distance_m"), s)) for s in sources]], LABELS, 2)
+
+
 def test_decoding_recovers_values_between_bin_centres():
     [clip] = decode(outputs_for([("dog", 62.5, 12.0, 2.3), ("rain", 200.0, -30.0, 7.0)], [True, False]), DIMS, LABELS)
     [source] = clip["sources"]
@@ -70,7 +75,7 @@ def test_an_uncertain_class_is_reported_as_unknown_but_still_located():
 
 def test_the_loss_does_not_depend_on_slot_order():
     sources = [("dog", 30.0, 0.0, 2.0), ("siren", 250.0, 20.0, 6.0)]
-    targets = make_targets([[dict(zip(("label", "azimuth_deg", "elevation_deg", "distance_m"), s)) for s in sources]], LABELS, 2)
+    targets = as_targets(*sources)
     straight, _ = slot_loss(outputs_for(sources, [True, True]), targets, DIMS)
     swapped, _ = slot_loss(outputs_for(sources[::-1], [True, True]), targets, DIMS)
     assert torch.isclose(straight, swapped)
@@ -80,15 +85,11 @@ def test_the_loss_does_not_depend_on_slot_order():
 
 def test_an_unmatched_slot_learns_to_be_absent():
     source = [("rain", 120.0, 0.0, 3.0), ("dog", 0.0, 0.0, 1.0)]
-    targets = make_targets([[dict(zip(("label", "azimuth_deg", "elevation_deg", "distance_m"), source[0]))]], LABELS, 2)
+    targets = as_targets(source[0])
     one_present, parts = slot_loss(outputs_for(source, [True, False]), targets, DIMS)
     both_present, both_parts = slot_loss(outputs_for(source, [True, True]), targets, DIMS)
     assert both_parts["presence"] > parts["presence"] + 1
     assert both_present > one_present
-
-
-def as_targets(*sources):
-    return make_targets([[dict(zip(("label", "azimuth_deg", "elevation_deg", "distance_m"), s)) for s in sources]], LABELS, 2)
 
 
 def test_the_source_goes_to_the_slot_said_present_even_when_an_absent_one_sits_on_its_side():
