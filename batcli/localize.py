@@ -19,7 +19,7 @@ import torch
 
 from .audio import binaural_blocks, output_samples
 from .encoder.model import SpatialEncoder, hear_with, load_model, shipped_encoder_dir
-from .encoder.readout import decode
+from .encoder.readout import decode, hear
 from .errors import BatError, UsageError
 from .progress import progress_bar
 from .runtime import autocast, pick_device
@@ -133,7 +133,7 @@ def _run(model: SpatialEncoder, windows: list[Window], device: torch.device, thr
     results = []
     if audible:
         with autocast(device):
-            outputs = model(torch.from_numpy(np.stack([w.samples for w in audible])).to(device), votes=True)
+            _, outputs = hear(model, torch.from_numpy(np.stack([w.samples for w in audible])).to(device))
         results = decode(outputs, model.dims, model.labels, threshold, unknown_below, model.front_calibration)
     decoded = dict(zip(map(id, audible), results))
     silent = {"sources": [], "class_scores": {label: 0.0 for label in model.labels}}

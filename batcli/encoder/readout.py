@@ -31,7 +31,7 @@ in a dry clip to the long frames' strongest mode on its cone (snap_in_dry_clips)
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from ..geometry import DIRECTION_MARGIN_DEG, direction_words, great_circle_deg, plane_angles, to_spherical, unit_vector, wrap_azimuth
 from ..metrics import match_sources
 from .features import LONG_ROW, VOTE_ROWS
-from .model import FRONT_EVIDENCE, IDENTITY, EncoderDims, SlotOutputs
+from .model import FRONT_EVIDENCE, IDENTITY, EncoderDims, SlotOutputs, SpatialEncoder
 
 DIRECTION_WEIGHT = 2.0  # the paper's weighting of the direction terms against class and distance
 MATCH_LATERAL_DEG = 10.0  # in the matching, a slot's lateral angle this far from a source's costs as much as one direction nat
@@ -342,6 +342,47 @@ def slot_places(outputs: SlotOutputs, dims: EncoderDims, calibration: tuple[floa
     azimuth, elevation = refine_with_votes(outputs.votes, outputs.vote_directions, on_likelier_side(azimuth), elevation)
     azimuth, elevation = snap_in_dry_clips(outputs, azimuth, elevation, front)
     return on_likelier_side(azimuth), elevation, distance, front
+
+
+def hear(model: SpatialEncoder, audio: torch.Tensor) -> tuple[torch.Tensor, SlotOutputs]:
+    """(batch, 2, samples) -> the model's tokens (batch, tokens, width) and the slot outputs the readout
+    decodes: with the template votes, and each slot's presence, class and distance averaged with the
+    same clip's with its ears swapped (mirror_average), both in one forward pass."""
+    tokens = model.encode(torch.cat([audio, audio.flip(1)]))
+    both = model.read_slots(tokens)
+
+    def clips(part: slice) -> SlotOutputs:
+        return SlotOutputs(both.presence[part], both.classes[part], both.azimuth[part], both.elevation[part], both.distance[part])
+
+    half = len(audio)
+    return tokens[:half], model.add_votes(mirror_average(clips(slice(None, half)), clips(slice(half, None)), model.dims), audio)
+
+
+def mirror_average(outputs: SlotOutputs, mirrored: SlotOutputs, dims: EncoderDims) -> SlotOutputs:
+    """`outputs` with each slot's presence, class and distance logits averaged with those of its
+    counterpart in `mirrored`, the outputs for the same clips with the ears swapped. None of the three
+    depends on the side a sound is on, yet the model, though trained on both sides (swap_ears), reads
+    a mirrored clip a little differently: the mean of the two readings errs less (docs/encoder.md).
+    Counterparts are matched on lateral angle (mirrored) and presence; directions stay as `outputs` has them."""
+    azimuth_centres, elevation_centres, _ = (c.to(outputs.presence.device) for c in bin_centres(dims))
+
+    def lateral(o: SlotOutputs) -> torch.Tensor:
+        return _lateral_deg(torch.softmax(o.azimuth.float(), -1), torch.softmax(o.elevation.float(), -1), azimuth_centres, elevation_centres)
+
+    presence, presence_mirrored = torch.sigmoid(outputs.presence.float()), torch.sigmoid(mirrored.presence.float())
+    cost = ((lateral(outputs)[:, :, None] + lateral(mirrored)[:, None, :]).abs() / MATCH_LATERAL_DEG
+            + (presence[:, :, None] - presence_mirrored[:, None, :]).abs())  # (batch, slot, mirrored slot)
+    slots = presence.shape[1]
+    permutations = torch.tensor(list(itertools.permutations(range(slots))), device=cost.device)  # (P, slots)
+    counterpart = permutations[cost[:, torch.arange(slots, device=cost.device), permutations].sum(-1).argmin(1)]  # (batch, slots)
+
+    def mean(mine: torch.Tensor, theirs: torch.Tensor, log_softmax: bool) -> torch.Tensor:
+        index = counterpart if theirs.dim() == 2 else counterpart[..., None].expand_as(theirs)
+        theirs = theirs.float().gather(1, index)
+        return ((F.log_softmax(mine.float(), -1) + F.log_softmax(theirs, -1)) if log_softmax else (mine.float() + theirs)) / 2
+
+    return replace(outputs, presence=mean(outputs.presence, mirrored.presence, False), classes=mean(outputs.classes, mirrored.classes, True),
+                   distance=mean(outputs.distance, mirrored.distance, True))
 
 
 def decode(outputs: SlotOutputs, dims: EncoderDims, labels: list[str], threshold: float = 0.5, unknown_below: float = 0.0,

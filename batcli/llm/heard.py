@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ..encoder.model import SpatialEncoder
-from ..encoder.readout import FRONT_SURE, bin_centres, slot_places
+from ..encoder.readout import FRONT_SURE, bin_centres, hear, slot_places
 from ..geometry import direction_words, plane_angles, to_cartesian
 from ..sim.questions import DISTANCE_STEP_M
 
@@ -44,8 +44,7 @@ def listen(encoder: SpatialEncoder, audio: torch.Tensor) -> tuple[torch.Tensor, 
     (batch, slots, words + PLACE_COLUMNS): the weights of the heard words, in heard_vocabulary's order
     (each group's weights sum to 1), then the slot's place and front probability as `bat localize`
     reports them (readout.slot_places: with the template votes and the model's front calibration)."""
-    tokens = encoder.encode(audio)
-    outputs = encoder.add_votes(encoder.read_slots(tokens), audio)
+    tokens, outputs = hear(encoder, audio)
     present = torch.sigmoid(outputs.presence.float())[..., None]
     classes = torch.cat([present * torch.softmax(outputs.classes.float(), -1), 1 - present], dim=-1)
     azimuth_deg, elevation_deg, _ = (c.to(tokens.device) for c in bin_centres(encoder.dims))

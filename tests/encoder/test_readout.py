@@ -6,7 +6,8 @@ import torch
 
 from batcli.encoder.model import EncoderDims, SlotOutputs
 from batcli.encoder.model import IDENTITY
-from batcli.encoder.readout import bin_centres, calibrated, calibration_data, decode, fit_calibration, make_targets, slot_loss, vote_balance
+from batcli.encoder.readout import (bin_centres, calibrated, calibration_data, decode, fit_calibration, hear, make_targets, mirror_average,
+                                    slot_loss, vote_balance)
 
 LABELS = ["dog", "siren", "rain"]
 DIMS = EncoderDims(slots=2)
@@ -252,3 +253,32 @@ def test_a_dry_clip_counts_its_long_votes_again_and_moves_its_source_to_their_mo
     assert np.allclose(in_front[0], azimuth)  # the mode is on the other side
     outputs.votes = torch.tensor([[[1.0, 0.0, 1.0], [1.0, 0.0, 9.0]]] * 2)  # a tenth of the long votes near the mode
     assert np.allclose(snap_in_dry_clips(outputs, azimuth, elevation, behind)[0], azimuth)
+
+
+def test_the_mirror_average_pairs_each_slot_with_its_mirror_image_whatever_the_slot_order():
+    """The ear-swapped clip puts its sound in the other slot, on the other side: the source's class and
+    distance are averaged with that slot's, not with the absent one's in the same place."""
+    outputs = outputs_for([("siren", 60.0, 0.0, 2.0), ("rain", 200.0, 0.0, 8.0)], [True, False])
+    mirrored = outputs_for([("dog", 160.0, 0.0, 8.0), ("siren", 300.0, 0.0, 3.0)], [False, True])
+    outputs.classes[0, 0] = torch.tensor([4.0, 5.0, 0.0])  # siren only a little likelier than dog
+    averaged = mirror_average(outputs, mirrored, DIMS)
+    [clip] = decode(averaged, DIMS, LABELS)
+    [source] = clip["sources"]
+    assert source["label"] == "siren" and source["label_score"] > 0.9
+    assert 2.2 < source["distance_m"] < 2.8  # between the two readings, 2 and 3 m
+    assert abs(source["azimuth_deg"] - 60.0) < 1.0  # the direction is the unswapped clip's
+
+
+def test_what_is_heard_does_not_depend_on_which_ear_is_which(encoder_dir):
+    """Swapping a recording's channels mirrors where its sounds are, never what they are or how sure it is."""
+    from batcli.encoder.model import load_model
+
+    model = load_model(encoder_dir).eval()
+    audio = torch.randn(3, 2, model.dims.clip_samples, generator=torch.Generator().manual_seed(5)) * 0.1
+    audio[:, 1] *= 0.3  # louder on the left
+    with torch.no_grad():
+        _, heard = hear(model, audio)
+        _, swapped = hear(model, audio.flip(1))
+    for clip, mirror in zip(decode(heard, model.dims, model.labels, threshold=0.0), decode(swapped, model.dims, model.labels, threshold=0.0)):
+        assert sorted((s["label"], round(s["score"], 3), round(s["label_score"], 3)) for s in clip["sources"]) == \
+            sorted((s["label"], round(s["score"], 3), round(s["label_score"], 3)) for s in mirror["sources"])
