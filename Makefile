@@ -41,8 +41,8 @@ benchmark: install
 # clips with 8 questions each, then LoRA adapters and a projector on SmolLM2-135M-Instruct, trained on
 # the frozen shipped encoder in one run of the `smollm2` preset (420 steps of 16 questions, about 43
 # minutes on 2 CPU cores; the encoder's pass over the clips, both ears both ways, 4 minutes more), its
-# answers following what the encoder heard. Shipped as float16 with the base model named, not copied; it hears through
-# the shipped encoder.
+# answers following what the encoder heard. Shipped as float16 with the base model named, not copied;
+# it hears through the shipped encoder.
 MODELS ?= build/models
 resume = $$(test -f $(1)/checkpoint.pt && echo --resume)
 models: encoder
@@ -80,16 +80,16 @@ $(HRTFS)/example_sofa_1.sofa $(HRTFS)/example_sofa_2.sofa:
 # Both stages are checkpointed: rerun `make encoder` to resume an interrupted run.
 ENCODER ?= build/encoder
 POOL = procedural,$(SOUNDS)/recorded.jsonl
+TRAIN_ENCODER = bat train-encoder cpu --data $(ENCODER)/data --val $(ENCODER)/val \
+	--responses $(ENCODER)/bank-kemar,$(ENCODER)/bank-head2 --set data.sounds=$(POOL)
 encoder: install $(HRTFS)/example_sofa_1.sofa $(SOUNDS)/recorded.jsonl
 	bat simulate tiny --num-clips 0 --seed 21 --set responses=6000 --set responses_per_room=3 -o $(ENCODER)/bank-kemar
 	bat simulate tiny --num-clips 0 --seed 22 --set responses=3000 --set responses_per_room=3 --set hrtf=$(HRTFS)/example_sofa_1.sofa -o $(ENCODER)/bank-head2
 	bat simulate tiny -n 1000 --seed 1 --set sounds.library=$(POOL) -o $(ENCODER)/data
 	bat simulate tiny -n 512 --seed 11 --set room.anechoic_fraction=0.25 --set sounds.library=$(POOL) -o $(ENCODER)/val
-	bat train-encoder cpu --data $(ENCODER)/data --val $(ENCODER)/val --responses $(ENCODER)/bank-kemar,$(ENCODER)/bank-head2 \
-		--set data.sounds=$(POOL) -o $(ENCODER)/run $(call resume,$(ENCODER)/run)
-	bat train-encoder cpu --data $(ENCODER)/data --val $(ENCODER)/val --responses $(ENCODER)/bank-kemar,$(ENCODER)/bank-head2 \
-		--set data.sounds=$(POOL) --set init=$(ENCODER)/run --set optim.steps=500 --set optim.lr=0.0003 \
-		--set optim.warmup_steps=50 -o $(ENCODER)/polish $(call resume,$(ENCODER)/polish)
+	$(TRAIN_ENCODER) -o $(ENCODER)/run $(call resume,$(ENCODER)/run)
+	$(TRAIN_ENCODER) --set init=$(ENCODER)/run --set optim.steps=500 --set optim.lr=0.0003 --set optim.warmup_steps=50 \
+		-o $(ENCODER)/polish $(call resume,$(ENCODER)/polish)
 
 clean:
 	rm -rf $(DEMO) build *.egg-info .pytest_cache

@@ -376,13 +376,13 @@ def mirror_average(outputs: SlotOutputs, mirrored: SlotOutputs, dims: EncoderDim
     permutations = torch.tensor(list(itertools.permutations(range(slots))), device=cost.device)  # (P, slots)
     counterpart = permutations[cost[:, torch.arange(slots, device=cost.device), permutations].sum(-1).argmin(1)]  # (batch, slots)
 
-    def mean(mine: torch.Tensor, theirs: torch.Tensor, log_softmax: bool) -> torch.Tensor:
-        index = counterpart if theirs.dim() == 2 else counterpart[..., None].expand_as(theirs)
-        theirs = theirs.float().gather(1, index)
-        return ((F.log_softmax(mine.float(), -1) + F.log_softmax(theirs, -1)) if log_softmax else (mine.float() + theirs)) / 2
+    def mean_log_probabilities(mine: torch.Tensor, theirs: torch.Tensor) -> torch.Tensor:  # (batch, slots, bins) logits
+        theirs = theirs.float().gather(1, counterpart[..., None].expand_as(theirs))
+        return (F.log_softmax(mine.float(), -1) + F.log_softmax(theirs, -1)) / 2
 
-    return replace(outputs, presence=mean(outputs.presence, mirrored.presence, False), classes=mean(outputs.classes, mirrored.classes, True),
-                   distance=mean(outputs.distance, mirrored.distance, True))
+    return replace(outputs, presence=(outputs.presence.float() + mirrored.presence.float().gather(1, counterpart)) / 2,
+                   classes=mean_log_probabilities(outputs.classes, mirrored.classes),
+                   distance=mean_log_probabilities(outputs.distance, mirrored.distance))
 
 
 def decode(outputs: SlotOutputs, dims: EncoderDims, labels: list[str], threshold: float = 0.5, unknown_below: float = 0.0,
