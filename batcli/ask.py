@@ -6,8 +6,10 @@ from the command line or from a file of question records (the simulator's qa.jso
 SpatialSoundQA file, whose clips are rendered from a recording and a room response as BAT renders
 them), whose relative audio paths are resolved against the file's folder or `--audio-root`; they are
 answered in batches, each clip encoded once. A question that offers two answers ("left or right?",
-"which is closer, the dog or the siren?") is answered with the likelier of the two, or for front or
-behind with "I can't tell front from behind" where that is likelier (grammar.answer_choices).
+"which is closer, the dog or the siren?") is answered with the likelier of the two; asked front or
+behind, with "I can't tell front from behind" where what the encoder heard leaves that side open
+for the sound asked about, as the model was trained to (llm.data.answered_as_heard), and with front
+or behind where it does not.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from .encoder.model import SpatialEncoder, load_model, shipped_encoder_dir
 from .errors import BatError
 from .formats.spatialsoundqa import find_audio, read_records, render
 from .grammar import answer_choices
-from .llm.heard import listen
+from .llm.heard import heard_sounds, listen, options_as_heard
 from .llm.model import SpatialLM, load_spatial_lm, shipped_llm_dir
 from .progress import progress_bar
 from .runtime import autocast, pick_device
@@ -101,9 +103,12 @@ def ask(questions: Iterable[dict], answerer: Answerer, start_s: float = 0.0, bea
             texts = [q["question"] for q in batch]
             tokens, words = torch.stack([heard[p][0] for p in paths]), torch.stack([heard[p][1] for p in paths])
             offered = [answer_choices(text, encoder.labels) for text in texts]
-            choices = [i for i, options in enumerate(offered) if options]
+            if model.vocabulary:
+                offered = [options_as_heard(options, text, heard_sounds(model.vocabulary, row))
+                           for options, text, row in zip(offered, texts, words.float().tolist())]
+            answers = [options[0] if options and len(options) == 1 else "" for options in offered]  # one option: no choice to make
+            choices = [i for i, options in enumerate(offered) if options and len(options) > 1]
             free = [i for i, options in enumerate(offered) if not options]
-            answers = [""] * len(batch)
             with autocast(device):
                 if free:
                     for i, text in zip(free, model.answer(tokens[free], words[free], [texts[i] for i in free], max_tokens, beams)):

@@ -65,6 +65,8 @@ def ship_llm(llm_run: Path, dest: Path) -> None:
         (llm / "adapter").mkdir()
         settings = json.loads((llm_run / "adapter" / "adapter_config.json").read_text(encoding="utf-8"))
         settings["base_model_name_or_path"] = meta["lm"]["base"]  # not this machine's cache folder
+        if isinstance(settings.get("target_modules"), list):  # peft writes them from a set, in an order that changes run to run
+            settings["target_modules"] = sorted(settings["target_modules"])
         write_text(llm / "adapter" / "adapter_config.json", json.dumps(settings, indent=2) + "\n")
         half(llm_run / "adapter" / "adapter_model.safetensors", llm / "adapter" / "adapter_model.safetensors")
     else:

@@ -23,9 +23,9 @@ from ..errors import BatError
 from ..progress import progress_bar
 from ..records import load_jsonl, read_tensors, write_tensors
 from ..runtime import autocast
-from ..grammar import FRONT_UNSURE, OPTION_SIDES, offered_options
-from ..sim.questions import ABSENT, TEMPLATES_BY_ID, QuestionConfig, answer_for, offered_answer
-from .heard import heard_sounds, listen
+from ..grammar import FRONT_UNSURE, LEXICON, OPTION_SIDES, offered_options
+from ..sim.questions import ABSENT, TEMPLATES_BY_ID, QuestionConfig, answer_for, is_test_wording, offered_answer
+from .heard import front_left_open, heard_sounds, listen, says_front_or_behind
 
 
 # Words a question can lose without changing what it asks: word dropout leaves out only these,
@@ -81,17 +81,43 @@ def misspell(question: str, share: float, seed: tuple[int, ...]) -> str:
     return " ".join(words)
 
 
+# A word for "a sound" (grammar.LEXICON) where it names one: after a determiner or a quantifier
+# ("how many things", "the noise"), not in "making noise" nor in "sound events" or "sound sources".
+SOUND_NOUN = re.compile(r"\b(the|a|any|many|one|that|this|which|what|each|both|two|of|other) (sound|noise|source|thing)(s?)\b(?! (?:events?|sources?)\b)",
+                        re.IGNORECASE)
+
+
+def vary_sound_words(question: str, share: float, seed: tuple[int, ...]) -> str:
+    """The question with each word for a sound swapped, with probability `share` (seeded), for another
+    of the same number: "how many sounds" -> "how many things", so that no synonym is a stranger."""
+    if not share:
+        return question
+    rng = np.random.default_rng(seed)
+    words = LEXICON["sound"]
+
+    def swap(match: re.Match) -> str:
+        if rng.random() >= share:
+            return match.group(0)
+        others = [w for w in words if w != match.group(2).lower()]
+        return f"{match.group(1)} {others[int(rng.integers(len(others)))]}{match.group(3)}"
+    return SOUND_NOUN.sub(swap, question)
+
+
+def as_typed(question: str, seed: tuple[int, ...], synonyms: float, dropout: float, terse: float, typos: float) -> str:
+    """A training question varied the ways typed questions vary, each with its share: another word for
+    a sound, filler words left out, the yes/no opening left out, a typo; never into a construction held
+    out for testing (sim.questions.is_test_wording), which is left as it was."""
+    typed = drop_filler_words(vary_sound_words(question, synonyms, (*seed, 3)), dropout, seed)
+    typed = misspell(shorten(typed, terse, (*seed, 1)), typos, (*seed, 2))
+    return question if is_test_wording(typed) else typed
+
+
 @dataclass
 class Question:
     clip: int  # row in the token cache
     question: str
     answer: str
     record: dict
-
-
-def _says_front_or_behind(direction: str) -> bool:
-    """Whether direction words ("left, front, above") say front or behind."""
-    return bool({"front", "behind"} & set(direction.split(", ")))
 
 
 def answered_as_heard(question: Question, heard: list[list[float]], vocabulary: list[list[str]],
@@ -106,17 +132,14 @@ def answered_as_heard(question: Question, heard: list[list[float]], vocabulary: 
 
     Other questions (about a side the heard text leaves open, records without `about`) keep the scene's answer."""
     sounds = heard_sounds(vocabulary, heard)
-    text = question.question.lower()
-    named = [s for s in sounds if re.search(rf"(?<![a-z]){re.escape(s[0])}(?![a-z])", text)]
-    subject = named[0] if named else sounds[0] if len(sounds) == 1 else None
-    unsure = subject is not None and not _says_front_or_behind(subject[1])
+    unsure = bool(front_left_open(question.question, sounds))
     options = offered_options(question.question, vocabulary[0])
     if options and {OPTION_SIDES.get(o) for o in options} == {"front", "behind"} and unsure:
         return replace(question, answer=FRONT_UNSURE)
     about, template = question.record.get("about"), question.record.get("template")
     if about is None:
         return question
-    if about.get("place") in ("front", "behind") and any(not _says_front_or_behind(words) for _, words, _ in sounds):
+    if about.get("place") in ("front", "behind") and any(not says_front_or_behind(words) for _, words, _ in sounds):
         return question
     places = [{"label": label, "azimuth_deg": place[0], "elevation_deg": place[1], "distance_m": place[2]} for label, _, place in sounds]
     answer = answer_for(template, about, places, config)

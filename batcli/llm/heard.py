@@ -17,6 +17,7 @@ a relation far more reliably than it compares two angles or distances it would h
 
 from __future__ import annotations
 
+import re
 from itertools import accumulate
 
 import numpy as np
@@ -25,6 +26,7 @@ import torch
 from ..encoder.model import SpatialEncoder
 from ..encoder.readout import FRONT_SURE, bin_centres, hear, slot_places
 from ..geometry import direction_words, plane_angles, to_cartesian
+from ..grammar import FRONT_UNSURE
 from ..sim.questions import DISTANCE_STEP_M
 
 EMPTY = "none"  # the class word of a slot that holds no sound
@@ -69,11 +71,13 @@ def group_slices(vocabulary: list[list[str]]) -> list[slice]:
     return [slice(end - len(group), end) for group, end in zip(vocabulary, ends)]
 
 
-def heard_text(vocabulary: list[list[str]], heard: list[list[float]]) -> str:
+def heard_text(vocabulary: list[list[str]], heard: list[list[float]], question: str = "") -> str:
     """One clip's heard slots (listen's row as a list) as text in the answers' own style, strongest
-    slot first after their number, then how the first two sounds lie to each other:
+    slot first after their number, then how two sounds lie to each other:
     `2 sounds: typing (left, front, above; 1.5m) and cricket (right; 3.0m); typing is further left,
-    higher and nearer than cricket, 2.0m apart`, or `nothing`.
+    higher and nearer than cricket, 2.0m apart`, or `nothing`. The two are those the `question` names,
+    in the order it names them, else the strongest two: "is the cricket left of the typing?" is then
+    answered by reading "cricket is further right ... than typing", not by turning the relation round.
 
     A slot is a sound when its presence reaches 1/2 (as `bat localize` reports it), under its most
     likely class, with its direction in direction_words (front or behind only where one side is at
@@ -87,8 +91,42 @@ def heard_text(vocabulary: list[list[str]], heard: list[list[float]]) -> str:
         f"{label} ({sides}; {_metres(place[2])})" if sides else f"{label} ({_metres(place[2])})" for label, sides, place in sounds)
     if len(sounds) < 2:
         return text
-    (x, _, x_place), (y, _, y_place) = sounds[:2]
+    named = named_sounds(question, sounds)
+    (x, _, x_place), (y, _, y_place) = named[:2] if len(named) >= 2 else sounds[:2]
     return f"{text}; {_relation(x, x_place, y, y_place)}"
+
+
+def named_sounds(question: str, sounds: list[tuple[str, str, list[float]]]) -> list[tuple[str, str, list[float]]]:
+    """The heard sounds (heard_sounds' tuples) that the question names, in the order it names them."""
+    text = question.lower()
+    found = [(match.start(), sound) for sound in sounds
+             if (match := re.search(rf"(?<![a-z]){re.escape(sound[0].lower())}(?![a-z])", text))]
+    return [sound for _, sound in sorted(found, key=lambda pair: pair[0])]
+
+
+def front_left_open(question: str, sounds: list[tuple[str, str, list[float]]]) -> bool | None:
+    """Whether what was heard leaves front and behind open for the sound the question asks about (the
+    first it names, or the one sound heard): True or False, or None where it asks about none heard."""
+    named = named_sounds(question, sounds)
+    subject = named[0] if named else sounds[0] if len(sounds) == 1 else None
+    return None if subject is None else not says_front_or_behind(subject[1])
+
+
+def options_as_heard(options: list[str] | None, question: str, sounds: list[tuple[str, str, list[float]]]) -> list[str] | None:
+    """A front-or-behind choice's options (grammar.answer_choices) narrowed to what was heard of the
+    sound asked about, as the model was trained to answer (llm.data.answered_as_heard): only
+    FRONT_UNSURE where the heard text leaves that side open, only the two sides where it says one."""
+    if not options or FRONT_UNSURE not in options:
+        return options
+    left_open = front_left_open(question, sounds)
+    if left_open is None:
+        return options
+    return [FRONT_UNSURE] if left_open else [o for o in options if o != FRONT_UNSURE]
+
+
+def says_front_or_behind(direction: str) -> bool:
+    """Whether direction words ("left, front, above") say front or behind."""
+    return bool({"front", "behind"} & set(direction.split(", ")))
 
 
 def heard_sounds(vocabulary: list[list[str]], heard: list[list[float]]) -> list[tuple[str, str, list[float]]]:

@@ -42,7 +42,8 @@ warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprec
 # (heard.heard_text). A model folder records the version it was trained on (bat-llm.json
 # `input_version`); raise it with any change to them, and retrain the shipped model in the same change.
 # Version 2: the heard text opens with the number of sounds ("2 sounds: ...").
-INPUT_VERSION = 2
+# Version 3: the heard text relates the two sounds the question names, in the order it names them.
+INPUT_VERSION = 3
 QUESTION = "Question: {question}"
 HEARD = "Heard: {heard}\n"  # heard_words: text
 ANSWER = "\nAnswer:"  # prompt: plain; in the chat template the assistant's turn begins instead
@@ -151,7 +152,7 @@ class SpatialLM(nn.Module):
         bodies = [QUESTION.format(question=canonical(q)) for q in questions]
         if self.layout == "text" and self.vocabulary:
             rows = heard.float().cpu().tolist()  # one transfer for the batch
-            bodies = [HEARD.format(heard=heard_text(self.vocabulary, row)) + body for body, row in zip(bodies, rows)]
+            bodies = [HEARD.format(heard=heard_text(self.vocabulary, row, q)) + body for body, row, q in zip(bodies, rows, questions)]
         if self.prompt == "plain":
             return [body + ANSWER for body in bodies]
         return [self.tokenizer.apply_chat_template([{"role": "system", "content": CHAT_SYSTEM}, {"role": "user", "content": body}],

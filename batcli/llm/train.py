@@ -34,7 +34,7 @@ from ..training import (
     start_distributed,
     warmup_cosine,
 )
-from .data import Question, answered_as_heard, cached_encoding, drop_filler_words, encoder_fingerprint, misspell, read_questions, shorten
+from .data import Question, answered_as_heard, as_typed, cached_encoding, encoder_fingerprint, read_questions
 from .gguf import reference
 from .heard import heard_vocabulary
 from .model import (
@@ -79,6 +79,7 @@ class LLMTrainConfig:
     absent_weight: int = field(default=4, metadata={"help": "times a question about a sound that is not there (answer 'none') is seen per epoch: they are few, and a model that never says 'none' invents places", "range": (1, 100)})
     word_dropout: float = field(default=0.2, metadata={"help": "share of filler words (the, my, on, ...) left out of the questions at random in training, so that answers rest on the words that matter, not on a template's exact wording", "range": (0, 0.9)})
     terse_share: float = field(default=0.15, metadata={"help": "share of training questions asked without their yes/no opening, as people type them ('Is the siren on my left?' -> 'siren on my left?')", "range": (0, 1)})
+    synonym_share: float = field(default=0.3, metadata={"help": "share of the words for a sound (sound, noise, source, thing) swapped for another in the training questions, so that 'how many things' is read as 'how many sounds'", "range": (0, 1)})
     typo_share: float = field(default=0.1, metadata={"help": "share of training questions with one typo in a question word ('wheres', 'wher'; never a sound's name or a side)", "range": (0, 1)})
     max_answer_tokens: int = field(default=24, metadata={"help": "longest answer generated in validation (tokens)", "range": (1, 4096)})
     val_clips: int = field(default=200, metadata={"help": "clips whose questions are held out for validation (without --val)", "range": (0, 10**7)})
@@ -180,7 +181,8 @@ def train(config: LLMTrainConfig, data: list[Path], encoder_dir: Path | None, ou
                 for group in optimizer.param_groups:
                     group["lr"] = stage.lr * warmup_cosine(step - start, stage.steps, config.warmup_steps, 0.05)
                 with autocast(device):
-                    questions = [_as_typed(q.question, config, (config.seed, step, row)) for row, q in zip(rows, batch)]
+                    questions = [as_typed(q.question, (config.seed, step, row), config.synonym_share, config.word_dropout, config.terse_share, config.typo_share)
+                                 for row, q in zip(rows, batch)]
                     loss = trained(tokens, heard, questions, [q.answer for q in batch])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -238,13 +240,6 @@ def validate(model: SpatialLM, questions: list[Question], audio: tuple[torch.Ten
         pairs += [({**q.record, "answer": answer}, q.record) for q, answer in zip(batch, answers)]
     model.train()
     return {"val_questions": len(pairs), **_headline(answer_report(pairs))} if pairs else {"val_questions": 0}
-
-
-def _as_typed(question: str, config: LLMTrainConfig, seed: tuple[int, ...]) -> str:
-    """A training question varied the ways typed questions vary: filler words left out, the yes/no
-    opening left out, a typo."""
-    question = drop_filler_words(question, config.word_dropout, seed)
-    return misspell(shorten(question, config.terse_share, (*seed, 1)), config.typo_share, (*seed, 2))
 
 
 def _headline(report: dict) -> dict:

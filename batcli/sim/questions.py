@@ -13,7 +13,9 @@ a distance near a rounding boundary) is never made, so the answers teach no gues
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from functools import cache
 from itertools import permutations
 from typing import Callable, Iterator, Sequence
 
@@ -681,6 +683,20 @@ def split_pool(pool: Sequence[str], split: str) -> list[str]:
 
 def phrasings(template_id: str, split: str) -> list[str]:
     return split_pool(TEMPLATES_BY_ID[template_id].phrasings, split)
+
+
+@cache
+def _test_wordings() -> re.Pattern:
+    constructions = {text.lower() for t in TEMPLATES for pattern in phrasings(t.id, "test") for text in expand(pattern)}
+    fills = re.compile(r"\\\{(?:x|y|place|side)\\\}")
+    return re.compile("|".join(fills.sub(".+", re.escape(text)) for text in sorted(constructions)))
+
+
+def is_test_wording(question: str) -> bool:
+    """Whether a question takes one of the constructions held out for the test split, whatever its
+    fills: a training question varied the ways people type (llm.data) is checked with it, so that
+    no variation turns it into a held-out construction."""
+    return _test_wordings().fullmatch(question.lower()) is not None
 
 
 def place_phrases(side: str, split: str) -> list[str]:

@@ -1,9 +1,11 @@
-"""Training questions varied as typed ones vary (filler words left out, the yes/no opening left out,
-a typo), never in what they ask about."""
+"""Training questions varied as typed ones vary (another word for a sound, filler words left out, the
+yes/no opening left out, a typo), never in what they ask about, never into a held-out construction."""
 
 import pytest
 
-from batcli.llm.data import FILLER_WORDS, TYPO_WORDS, drop_filler_words, misspell, shorten
+from batcli.grammar import LEXICON, expand
+from batcli.llm.data import FILLER_WORDS, TYPO_WORDS, as_typed, drop_filler_words, misspell, shorten, vary_sound_words
+from batcli.sim.questions import phrasings
 
 QUESTION = "Is the siren on my left?"
 
@@ -67,6 +69,38 @@ def test_a_typo_changes_one_question_word_by_one_edit_never_a_name_or_a_side():
         [(word, typo)] = changed
         assert word.lower().strip("?,") in TYPO_WORDS and edits(word, typo) == 1
     assert misspell(question, 0.0, (1,)) == question and misspell(question, 0.5, (4,)) == misspell(question, 0.5, (4,))
+
+
+@pytest.mark.parametrize("question, kept", [
+    ("How many sounds are there?", "How many {}s are there?"),
+    ("Which thing is closest to me?", "Which {} is closest to me?"),
+    ("Is the noise on my left, and where is the siren?", "Is the {} on my left, and where is the siren?"),
+])
+def test_a_word_for_a_sound_is_swapped_for_another_of_the_same_number(question, kept):
+    variants = {vary_sound_words(question, 1.0, (i,)) for i in range(60)}
+    assert variants == {kept.format(word) for word in LEXICON["sound"]} - {question}
+    assert vary_sound_words(question, 0.0, (1,)) == question
+
+
+@pytest.mark.parametrize("question", ["How many things are making noise?", "How many sound events are there?",
+                                      "How many sound sources can you hear?", "Does the siren sound closer than the dog?"])
+def test_only_a_word_that_names_a_sound_is_swapped(question):
+    assert {vary_sound_words(question, 1.0, (i,)) for i in range(30)} <= {question, *(
+        question.replace("things", f"{w}s", 1) for w in LEXICON["sound"])}
+    assert "making noise" not in question or all("making noise" in vary_sound_words(question, 1.0, (i,)) for i in range(30))
+
+
+@pytest.mark.parametrize("template, trained, held_out", [
+    ("e_which_side", "Which sound is on the left?", "Which source is on the left?"),
+    ("e_closer", "Is the dog nearer to me than the siren?", "Is the dog nearer than the siren?"),
+])
+def test_a_varied_training_question_never_takes_a_held_out_construction(template, trained, held_out):
+    test_wordings = {text.format(x="dog", y="siren", side="left") for p in phrasings(template, "test") for text in expand(p)}
+    assert held_out in test_wordings and trained not in test_wordings
+    varied = {drop_filler_words(vary_sound_words(trained, 0.5, (i, 3)), 0.5, (i,)) for i in range(200)}
+    assert held_out in varied  # the variations alone would make it
+    typed = {as_typed(trained, (i,), synonyms=0.5, dropout=0.5, terse=0.0, typos=0.0) for i in range(200)}
+    assert held_out not in typed and trained in typed and len(typed) > 3
 
 
 def heard_row(vocabulary, label, azimuth, elevation, distance, front):

@@ -5,7 +5,9 @@ import torch
 
 from batcli.encoder.model import load_model
 from batcli.encoder.readout import bin_centres
-from batcli.llm.heard import EMPTY, PLACE_COLUMNS, group_slices, heard_text, heard_vocabulary, listen
+from batcli.grammar import FRONT_UNSURE, answer_choices
+from batcli.llm.heard import (EMPTY, PLACE_COLUMNS, front_left_open, group_slices, heard_sounds, heard_text, heard_vocabulary, listen,
+                               options_as_heard)
 from batcli.llm.model import Projector, ProjectorConfig, SpatialLM
 
 from .conftest import save_random_lm
@@ -120,6 +122,66 @@ def test_the_heard_text_of_silence_is_nothing_and_of_two_sounds_counts_them_and_
         f"2 sounds: {second} (right; 3.0m) and {first} (left, above; 1.0m); {second} is further right, lower and farther than {first}, 4.0m apart")
     two[1, classes] = two[0, classes]  # two slots of one class: the sound is named once
     assert heard_text(vocabulary, two.tolist()) == f"1 sound: {first} (left, above; 1.0m)"
+
+
+def two_sounds(encoder_dir, places):
+    """A heard row of two sounds, the first two classes at `places` ([azimuth, elevation, distance,
+    front probability] each), the first the stronger."""
+    encoder = encoder_saying(encoder_dir, True, "siren", 90.0, 0.0, 1.0)
+    _, weights = listen(encoder, torch.zeros(1, 2, encoder.dims.clip_samples))
+    vocabulary = heard_vocabulary(encoder)
+    classes = group_slices(vocabulary)[0]
+    row = weights[0].clone()
+    for slot, label, place in zip((0, 1), vocabulary[0][:2], places):
+        row[slot, classes] = torch.tensor([float(word == label) for word in vocabulary[0]])
+        row[slot, -PLACE_COLUMNS:] = torch.tensor(place)
+    row[0, classes.stop - 1], row[1, classes.stop - 1] = 0.1, 0.2
+    return vocabulary, row.tolist()
+
+
+def test_the_heard_text_relates_the_two_sounds_in_the_order_the_question_names_them(encoder_dir):
+    vocabulary, row = two_sounds(encoder_dir, ([90.0, 30.0, 1.0, 0.5], [270.0, 0.0, 3.0, 0.5]))
+    first, second = vocabulary[0][:2]
+    strongest_first = f"{first} is further left, higher and nearer than {second}, 4.0m apart"
+    assert heard_text(vocabulary, row).endswith(strongest_first)
+    assert heard_text(vocabulary, row, f"Is the {first} left of the {second}?").endswith(strongest_first)
+    asked_second_first = f"Is the {second.upper()} to the left of the {first}?"  # names are found whatever their case
+    assert heard_text(vocabulary, row, asked_second_first).endswith(
+        f"{second} is further right, lower and farther than {first}, 4.0m apart")
+    assert heard_text(vocabulary, row, f"Where is the {second}?").endswith(strongest_first)  # one name: the strongest two
+
+
+@pytest.mark.parametrize("fronts, question, left_open", [
+    ((0.9, 0.5), "Is the {first} in front or behind?", False),
+    ((0.9, 0.5), "Is the {second} in front or behind?", True),
+    ((0.5, 0.05), "is the {second} behind me", False),
+    ((0.9, 0.05), "Is the dog in front or behind?", None),  # a sound not heard
+    ((0.9, 0.05), "Is it in front or behind?", None),  # two heard, neither named
+])
+def test_front_is_left_open_where_the_heard_text_leaves_it_open_for_the_sound_asked_about(encoder_dir, fronts, question, left_open):
+    vocabulary, row = two_sounds(encoder_dir, ([60.0, 0.0, 1.0, fronts[0]], [300.0, 0.0, 3.0, fronts[1]]))
+    first, second = vocabulary[0][:2]
+    assert front_left_open(question.format(first=first, second=second), heard_sounds(vocabulary, row)) is left_open
+
+
+def test_the_one_sound_heard_is_the_one_asked_about_when_none_is_named(encoder_dir):
+    vocabulary, row = two_sounds(encoder_dir, ([60.0, 0.0, 1.0, 0.5], [300.0, 0.0, 3.0, 0.5]))
+    one = heard_sounds(vocabulary, row)[:1]
+    assert front_left_open("Is the sound in front of me or behind me?", one) is True
+
+
+@pytest.mark.parametrize("fronts, asked, offered", [
+    ((0.95, 0.5), "first", ["in front", "behind"]),  # heard in front: the two sides, the model to choose
+    ((0.95, 0.5), "second", [FRONT_UNSURE]),  # heard without a side: only that it cannot tell
+    ((0.95, 0.5), "dog", ["in front", "behind", FRONT_UNSURE]),  # not heard: all three
+])
+def test_a_front_or_behind_choice_offers_what_was_heard_of_the_sound_asked_about(encoder_dir, fronts, asked, offered):
+    vocabulary, row = two_sounds(encoder_dir, ([60.0, 0.0, 1.0, fronts[0]], [300.0, 0.0, 3.0, fronts[1]]))
+    name = {"first": vocabulary[0][0], "second": vocabulary[0][1]}.get(asked, asked)
+    question = f"Is the {name} in front of me or behind me?"
+    assert options_as_heard(answer_choices(question, vocabulary[0]), question, heard_sounds(vocabulary, row)) == offered
+    other_axis = f"Is the {name} on my left or on my right?"
+    assert options_as_heard(answer_choices(other_axis, vocabulary[0]), other_axis, heard_sounds(vocabulary, row)) == ["left", "right"]
 
 
 @pytest.mark.parametrize("front, words", [(0.95, "left, front, above"), (0.7, "left, above"), (0.25, "left, above"), (0.1, "left, behind, above")])

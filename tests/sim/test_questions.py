@@ -399,6 +399,17 @@ def test_held_out_constructions_never_word_a_training_question():
     assert {t for t in TEMPLATES_BY_ID if TEMPLATES_BY_ID[t].answer_kind in ("option", "unanswerable")} <= asked
 
 
+def test_every_test_question_takes_a_test_wording_and_nearly_no_training_question_does():
+    from batcli.sim.questions import is_test_wording
+
+    rng = np.random.default_rng(6)
+    scenes = [random_scene(rng, k) for k in range(100)]
+    test = [r["question"] for k, s in enumerate(scenes) for r in ask(s, seed=k, split="test", per_clip=64)]
+    train = [r["question"] for k, s in enumerate(scenes) for r in ask(s, seed=k, split="train", per_clip=64)]
+    assert all(map(is_test_wording, test))
+    assert sum(map(is_test_wording, train)) < 0.01 * len(train)  # a fill can stretch over a few words of a training wording
+
+
 def test_every_either_or_construction_offers_two_answers_and_the_answer_is_one_of_them():
     from batcli.grammar import offered_options
 
