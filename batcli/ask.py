@@ -28,7 +28,7 @@ from .encoder.model import SpatialEncoder, load_model, shipped_encoder_dir
 from .errors import BatError
 from .formats.spatialsoundqa import find_audio, read_records, render
 from .grammar import answer_choices
-from .llm.heard import heard_sounds, listen, options_as_heard
+from .llm.heard import listen, options_as_heard
 from .llm.model import SpatialLM, load_spatial_lm, shipped_llm_dir
 from .progress import progress_bar
 from .runtime import autocast, pick_device
@@ -104,8 +104,7 @@ def ask(questions: Iterable[dict], answerer: Answerer, start_s: float = 0.0, bea
             tokens, words = torch.stack([heard[p][0] for p in paths]), torch.stack([heard[p][1] for p in paths])
             offered = [answer_choices(text, encoder.labels) for text in texts]
             if model.vocabulary:
-                offered = [options_as_heard(options, text, heard_sounds(model.vocabulary, row))
-                           for options, text, row in zip(offered, texts, words.float().tolist())]
+                offered = [options_as_heard(options, text, model.vocabulary, row) for options, text, row in zip(offered, texts, words.float().tolist())]
             answers = [options[0] if options and len(options) == 1 else "" for options in offered]  # one option: no choice to make
             choices = [i for i, options in enumerate(offered) if options and len(options) > 1]
             free = [i for i, options in enumerate(offered) if not options]

@@ -83,8 +83,8 @@ def misspell(question: str, share: float, seed: tuple[int, ...]) -> str:
 
 # A word for "a sound" (grammar.LEXICON) where it names one: after a determiner or a quantifier
 # ("how many things", "the noise"), not in "making noise" nor in "sound events" or "sound sources".
-SOUND_NOUN = re.compile(r"\b(the|a|any|many|one|that|this|which|what|each|both|two|of|other) (sound|noise|source|thing)(s?)\b(?! (?:events?|sources?)\b)",
-                        re.IGNORECASE)
+SOUND_NOUN = re.compile(r"\b(the|a|any|many|one|that|this|which|what|each|both|two|of|other) (" + "|".join(LEXICON["sound"])
+                        + r")(s?)\b(?! (?:events?|sources?)\b)", re.IGNORECASE)
 
 
 def vary_sound_words(question: str, share: float, seed: tuple[int, ...]) -> str:

@@ -112,13 +112,14 @@ def front_left_open(question: str, sounds: list[tuple[str, str, list[float]]]) -
     return None if subject is None else not says_front_or_behind(subject[1])
 
 
-def options_as_heard(options: list[str] | None, question: str, sounds: list[tuple[str, str, list[float]]]) -> list[str] | None:
+def options_as_heard(options: list[str] | None, question: str, vocabulary: list[list[str]], heard: list[list[float]]) -> list[str] | None:
     """A front-or-behind choice's options (grammar.answer_choices) narrowed to what was heard of the
-    sound asked about, as the model was trained to answer (llm.data.answered_as_heard): only
-    FRONT_UNSURE where the heard text leaves that side open, only the two sides where it says one."""
+    sound asked about (`heard`: one clip's heard slots, as heard_text reads them), as the model was
+    trained to answer (llm.data.answered_as_heard): only FRONT_UNSURE where the heard text leaves that
+    side open, only the two sides where it says one. Other options are returned as they are."""
     if not options or FRONT_UNSURE not in options:
         return options
-    left_open = front_left_open(question, sounds)
+    left_open = front_left_open(question, heard_sounds(vocabulary, heard))
     if left_open is None:
         return options
     return [FRONT_UNSURE] if left_open else [o for o in options if o != FRONT_UNSURE]

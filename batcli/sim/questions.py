@@ -688,7 +688,7 @@ def phrasings(template_id: str, split: str) -> list[str]:
 @cache
 def _test_wordings() -> re.Pattern:
     constructions = {text.lower() for t in TEMPLATES for pattern in phrasings(t.id, "test") for text in expand(pattern)}
-    fills = re.compile(r"\\\{(?:x|y|place|side)\\\}")
+    fills = re.compile(r"\\\{\w+\\\}")  # a template's fill, {x} or {place}, as re.escape writes it
     return re.compile("|".join(fills.sub(".+", re.escape(text)) for text in sorted(constructions)))
 
 

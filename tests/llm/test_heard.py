@@ -179,9 +179,9 @@ def test_a_front_or_behind_choice_offers_what_was_heard_of_the_sound_asked_about
     vocabulary, row = two_sounds(encoder_dir, ([60.0, 0.0, 1.0, fronts[0]], [300.0, 0.0, 3.0, fronts[1]]))
     name = {"first": vocabulary[0][0], "second": vocabulary[0][1]}.get(asked, asked)
     question = f"Is the {name} in front of me or behind me?"
-    assert options_as_heard(answer_choices(question, vocabulary[0]), question, heard_sounds(vocabulary, row)) == offered
+    assert options_as_heard(answer_choices(question, vocabulary[0]), question, vocabulary, row) == offered
     other_axis = f"Is the {name} on my left or on my right?"
-    assert options_as_heard(answer_choices(other_axis, vocabulary[0]), other_axis, heard_sounds(vocabulary, row)) == ["left", "right"]
+    assert options_as_heard(answer_choices(other_axis, vocabulary[0]), other_axis, vocabulary, row) == ["left", "right"]
 
 
 @pytest.mark.parametrize("front, words", [(0.95, "left, front, above"), (0.7, "left, above"), (0.25, "left, above"), (0.1, "left, behind, above")])
