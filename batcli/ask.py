@@ -27,7 +27,7 @@ from .encoder.data import fit_length
 from .encoder.model import SpatialEncoder, load_model, shipped_encoder_dir
 from .errors import BatError
 from .formats.spatialsoundqa import find_audio, read_records, render
-from .grammar import answer_choices
+from .grammar import NO, UNANSWERABLE, YES, answer_choices, asks_yes_or_no
 from .llm.heard import listen, options_as_heard
 from .llm.model import SpatialLM, load_spatial_lm, shipped_llm_dir
 from .progress import progress_bar
@@ -75,6 +75,7 @@ def load_answerer(model_dir: str | None = None, device: str = "auto") -> Answere
     device = pick_device(device)
     folder = Path(model_dir) if model_dir else shipped_llm_dir()
     model, meta = load_spatial_lm(folder, device)
+    model.merge_adapters()
     encoder_dir = shipped_encoder_dir() if meta.get("encoder") == "builtin" else folder / meta.get("encoder", "encoder")
     return Answerer(model, load_model(encoder_dir, device), meta, device)
 
@@ -112,6 +113,10 @@ def ask(questions: Iterable[dict], answerer: Answerer, start_s: float = 0.0, bea
                 if free:
                     for i, text in zip(free, model.answer(tokens[free], words[free], [texts[i] for i in free], max_tokens, beams)):
                         answers[i] = text
+                    astray = [i for i in free if answers[i] not in (YES, NO, UNANSWERABLE) and asks_yes_or_no(texts[i])]
+                    if astray:  # a yes/no question answered with something else ("left"): the likelier of yes and no
+                        for i, text in zip(astray, model.choose(tokens[astray], words[astray], [texts[i] for i in astray], [[YES, NO]] * len(astray))):
+                            answers[i] = text
                 if choices:
                     for i, text in zip(choices, model.choose(tokens[choices], words[choices], [texts[i] for i in choices],
                                                              [offered[i] for i in choices])):

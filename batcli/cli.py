@@ -328,7 +328,7 @@ def ask(
 def evaluate(
     predictions: str = typer.Argument(..., help="bat localize records, DCASE CSV (a .csv file or a folder of them), or bat ask answers; - reads stdin."),
     ref: Path = typer.Option(..., "--ref", help="References: scenes.jsonl or DCASE CSV (for localization), qa.jsonl or a SpatialSoundQA file (for answers)."),
-    classes: Optional[Path] = typer.Option(None, "--classes", help="DCASE CSV: the class list whose line order gives the class index; default: the shipped encoder's labels."),
+    classes: Optional[Path] = typer.Option(None, "--classes", help="DCASE CSV: the class list whose line order gives the class index; answers: classes a model may name beside the data set's; default: the shipped encoder's labels."),
     audio_root: Optional[Path] = typer.Option(None, "--audio-root", help="Folder that the references' relative audio paths start from; default: the reference file's folder."),
 ) -> None:
     """Score predictions against references: one JSON object on stdout, a table on stderr.

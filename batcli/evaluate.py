@@ -125,7 +125,9 @@ class AudioIndex:
 def evaluate(pred_path: str, ref_path: str, classes_path: str | None = None, audio_root: str | None = None) -> dict:
     """Score the predictions in `pred_path` (`-`: stdin) against the references in `ref_path`.
 
-    `classes_path` is the class list of DCASE CSV files (default: the shipped encoder's labels);
+    `classes_path` is the class list of DCASE CSV files, and for answers the classes a model may name
+    beside the data set's own (an answer naming one is of the kind asked, if wrong) (default, both: the
+    shipped encoder's labels);
     `audio_root` the folder that the references' relative audio paths start from (default: the
     reference file's). Prints a table on stderr and returns the metrics (floats rounded to DECIMALS places).
     """
@@ -138,6 +140,7 @@ def evaluate(pred_path: str, ref_path: str, classes_path: str | None = None, aud
     line, first = references[0]
     if "question" in first and "answer" in first:
         labels = read_labels(Path(ref_path).parent / "labels.txt")
+        labels += [label for label in class_list(classes_path) if label not in labels]
         questions = load_questions(ref_path, references, labels, folder)
         report = _rounded(answer_report(pair_answers(pred_path, questions), labels))
         for table in answer_tables(report):
@@ -162,12 +165,7 @@ def evaluate_frames(pred_path: str, ref_path: str, classes_path: str | None = No
     frames that either side has a source in, and seld_metrics under "dcase". Recordings pair by name,
     or whatever their names when each side holds one. A predicted recording without a reference is an
     error; a reference without prediction is missed in full."""
-    if classes_path is None:
-        from .encoder.model import shipped_encoder_dir
-
-        classes = read_classes(shipped_encoder_dir() / "labels.txt")
-    else:
-        classes = read_classes(classes_path)
+    classes = class_list(classes_path)
     references = read_recordings(ref_path, classes) if is_dcase(ref_path) else scene_recordings(ref_path)
     predictions = read_recordings(pred_path, classes) if is_dcase(pred_path) else prediction_recordings(pred_path)
     if len(references) == len(predictions) == 1:
@@ -249,6 +247,13 @@ def pair_windows(pred_path: str, scenes: list[Scene]) -> list[tuple[dict, list[d
         pairs.append((prediction, sources_in_window(scene.sources, *_span(prediction, "start_s", "end_s"))))
     pairs += [({"audio": scene.audio, "sources": []}, scene.sources) for scene in scenes if not scene.scored]
     return pairs
+
+
+def class_list(classes_path: str | None) -> list[str]:
+    """The class list of `classes_path`, else the shipped encoder's labels."""
+    from .encoder.model import shipped_encoder_dir
+
+    return read_classes(classes_path if classes_path is not None else shipped_encoder_dir() / "labels.txt")
 
 
 def read_labels(path: Path) -> list[str]:

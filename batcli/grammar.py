@@ -20,6 +20,8 @@ from itertools import product
 
 AUXILIARIES = frozenset("is are was does do did can could would will has have am".split())
 IMPERATIVE_VERBS = frozenset("tell name identify count locate give list say describe point find".split())
+WH_WORDS = frozenset("what which where how who whose whom when why".split())
+WANT_NAMING = frozenset("anything something anyone someone".split())
 
 LEXICON = {
     "sound": ("sound", "noise", "source", "thing"),
@@ -36,6 +38,7 @@ AXES = (("left", "right"), ("front", "behind"), ("above", "below"))
 UNNAMED = "<sound>"  # a fill that the phrasing replaces by a word for "sound": the one sound of a clip
 UNANSWERABLE = "I can't tell that from the sound"
 FRONT_UNSURE = "I can't tell front from behind"  # where what was heard leaves that side open
+YES, NO = "Yes", "No"
 
 
 def expand(pattern: str) -> list[str]:
@@ -82,6 +85,21 @@ def answer_choices(question: str, names: list[str] = ()) -> list[str] | None:
     if options and {OPTION_SIDES.get(o) for o in options} == {"front", "behind"}:
         return [*options, FRONT_UNSURE]
     return options
+
+
+def asks_yes_or_no(question: str) -> bool:
+    """Whether a question wants a yes or a no: it opens with an auxiliary ("is the dog on my left?",
+    "can you hear a dog?") and asks for nothing more: not with a wh-word ("can you tell me where the dog
+    is?"), a verb of asking after a polite opening ("could you count the sounds?"), a choice other than
+    "or not" ("is it one sound or two?") or an indefinite that wants naming ("is there anything on my
+    left?" is answered with what is there)."""
+    words = _words(question).split()
+    if not words or words[0] not in AUXILIARIES or (WH_WORDS | WANT_NAMING) & set(words):
+        return False
+    if "or" in words and words[-2:] != ["or", "not"]:
+        return False
+    request = [w for w in words[1:4] if w not in ("you", "please")][:1]
+    return not (words[1:2] == ["you"] and request and request[0] in IMPERATIVE_VERBS)
 
 
 def _words(text: str) -> str:

@@ -280,11 +280,27 @@ def test_bad_question_records_are_named_by_file_and_line(tmp_path):
 
 def test_labels_txt_beside_the_questions_is_the_label_set(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    refs = write(tmp_path / "data" / "qa.jsonl", [qa("1", "a.wav", "What is it?", "bell", "A", "labels")])
-    answers = write(tmp_path / "answers.jsonl", [{"question_id": "1", "answer": "church bell"}])
-    assert evaluate(answers, refs)["A"]["precision"] == 0.5  # "bell" and a leftover "church"
-    (tmp_path / "data" / "labels.txt").write_text("bell\nchurch bell\n")
-    assert evaluate(answers, refs)["A"]["precision"] == 0.0  # one class: the church bell
+    refs = write(tmp_path / "data" / "qa.jsonl", [qa("1", "a.wav", "What is it?", "gong", "A", "labels")])
+    answers = write(tmp_path / "answers.jsonl", [{"question_id": "1", "answer": "temple gong"}])
+    assert evaluate(answers, refs)["A"]["precision"] == 0.5  # "gong" and a leftover "temple"
+    (tmp_path / "data" / "labels.txt").write_text("gong\ntemple gong\n")
+    assert evaluate(answers, refs)["A"]["precision"] == 0.0  # one class: the temple gong
+
+
+def test_an_answer_naming_a_class_of_the_model_is_of_the_kind_asked_though_the_data_set_lacks_it(tmp_path, monkeypatch):
+    from batcli.encoder.model import shipped_encoder_dir
+
+    monkeypatch.chdir(tmp_path)
+    model_only = "speech"
+    assert model_only in (shipped_encoder_dir() / "labels.txt").read_text().split("\n")
+    refs = write(tmp_path / "data" / "qa.jsonl", [qa("1", "a.wav", "What is on my left?", "rain", "C", "label")])
+    (tmp_path / "data" / "labels.txt").write_text("rain\nsiren\n")
+    for answer, on_kind in ((model_only, 1.0), ("Yes", 0.0)):
+        answers = write(tmp_path / "answers.jsonl", [{"question_id": "1", "answer": answer}])
+        report = evaluate(answers, refs)
+        assert report["C"]["kind_accuracy"] == on_kind and report["C"]["accuracy"] == 0.0
+    (tmp_path / "classes.txt").write_text("rain\n")
+    assert evaluate(write(tmp_path / "answers.jsonl", [{"question_id": "1", "answer": model_only}]), refs, str(tmp_path / "classes.txt"))["C"]["kind_accuracy"] == 0.0
 
 
 def test_answer_tables_go_to_stderr(tmp_path, questions, monkeypatch, capsys):

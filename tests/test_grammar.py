@@ -2,7 +2,7 @@
 
 import pytest
 
-from batcli.grammar import AXES, OPTION_SIDES, expand, form_of, offered_options
+from batcli.grammar import AXES, OPTION_SIDES, asks_yes_or_no, expand, form_of, offered_options
 
 
 def test_alternatives_and_word_classes_are_spelt_out_in_order_with_spaces_tidied():
@@ -58,3 +58,19 @@ def test_case_spacing_and_closing_marks_do_not_change_the_canonical_question(typ
 
     assert canonical(typed) == "Where is the dog?"
     assert canonical("count the sounds") == "Count the sounds."
+
+
+@pytest.mark.parametrize("question, wanted", [
+    ("Is the dog on my left?", True),
+    ("can you hear a dog", True),
+    ("is the siren left of the drip or not", True),
+    ("Does the dog sound far away?", True),
+    ("Can you tell me where the siren is?", False),  # a wh-question behind a polite opening
+    ("could you please count the sounds", False),  # a request
+    ("is it one sound or two?", False),  # a choice, not a yes or no
+    ("is there anything on my left?", False),  # answered with what is there
+    ("the dog on my left?", False),  # no auxiliary to go by
+    ("where is the dog", False),
+])
+def test_a_question_asks_for_yes_or_no_only_when_it_wants_nothing_more(question, wanted):
+    assert asks_yes_or_no(question) is wanted

@@ -13,6 +13,7 @@ from batcli.ask import ask, load_answerer, read_question_file
 from batcli.errors import BatError
 from batcli.llm import gguf as bat_gguf
 from batcli.llm.gguf import NAMED, NamedFile, cache_dir, lm_directory, named_file, reference
+from batcli.llm.heard import PLACE_COLUMNS
 from batcli.llm.model import LMConfig, load_pretrained_lm, load_spatial_lm
 from batcli.llm.tokenizer import train_tokenizer
 from batcli.llm.train import train
@@ -133,7 +134,22 @@ def test_train_llm_on_a_gguf_base_answers_and_finds_the_file_again(questions_dir
     meta = json.loads((run / "bat-llm.json").read_text())
     assert meta["lm"]["weights"] == "adapter" and meta["lm"]["base"] == str(file.resolve())
     questions = list(read_question_file(str(questions_dir / "qa.jsonl")))[:3]
-    assert all(isinstance(a["answer"], str) for a in ask(questions, load_answerer(str(run), "cpu"), max_tokens=4))
+    answerer = load_answerer(str(run), "cpu")
+    assert all(isinstance(a["answer"], str) for a in ask(questions, answerer, max_tokens=4))
+
+    # `bat ask` answers with the adapters merged into the weights: the same model, not the base one
+    adapted, _ = load_spatial_lm(run, torch.device("cpu"))
+    tokens, heard = torch.randn(3, 8, meta["encoder_width"], generator=torch.Generator().manual_seed(0)), None
+    texts, answers = [q["question"] for q in questions], [q["answer"] for q in questions]
+    if adapted.vocabulary:
+        heard = torch.rand(3, 2, sum(map(len, adapted.vocabulary)) + PLACE_COLUMNS, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        loss = float(adapted(tokens, heard, texts, answers))
+        with adapted.lm.disable_adapter():
+            base_loss = float(adapted(tokens, heard, texts, answers))
+        merged_loss = float(answerer.model(tokens, heard, texts, answers))
+    assert not any("lora_" in name for name, _ in answerer.model.named_parameters())
+    assert abs(merged_loss - loss) < 1e-5 < abs(base_loss - loss)
 
     monkeypatch.setenv("BAT_CACHE", str(tmp_path / "another-machine"))  # an empty cache: the file is converted again
     model, _ = load_spatial_lm(run, torch.device("cpu"))
