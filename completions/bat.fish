@@ -68,7 +68,7 @@ complete -c bat -n '__fish_seen_subcommand_from ask' -s h -l help -d 'Show help 
 complete -c bat -n '__fish_seen_subcommand_from ask' -F -a ''
 complete -c bat -n 'not __fish_seen_subcommand_from simulate train-encoder localize train-llm ask eval' -a eval -d 'Score predictions against references: one JSON object on stdout, a table on stderr'
 complete -c bat -n '__fish_seen_subcommand_from eval' -l ref -r -F -d 'References: scenes.jsonl or DCASE CSV (for localization), qa.jsonl or a SpatialSoundQA file (for answers)'
-complete -c bat -n '__fish_seen_subcommand_from eval' -l classes -r -F -d 'DCASE CSV: the class list whose line order gives the class index; default: the shipped encoders labels'
+complete -c bat -n '__fish_seen_subcommand_from eval' -l classes -r -F -d 'DCASE CSV: the class list whose line order gives the class index; answers: classes a model may name beside the data sets; default: the shipped encoders labels'
 complete -c bat -n '__fish_seen_subcommand_from eval' -l audio-root -r -a '(__fish_complete_directories)' -d 'Folder that the references relative audio paths start from; default: the reference files folder'
 complete -c bat -n '__fish_seen_subcommand_from eval' -s h -l help -d 'Show help and exit'
 complete -c bat -n '__fish_seen_subcommand_from eval' -F -a ''
