@@ -115,7 +115,8 @@ def ask(questions: Iterable[dict], answerer: Answerer, start_s: float = 0.0, bea
                         answers[i] = text
                     astray = [i for i in free if answers[i] not in (YES, NO, UNANSWERABLE) and asks_yes_or_no(texts[i])]
                     if astray:  # a yes/no question answered with something else ("left"): the likelier of yes and no
-                        for i, text in zip(astray, model.choose(tokens[astray], words[astray], [texts[i] for i in astray], [[YES, NO]] * len(astray))):
+                        for i, text in zip(astray, model.choose(tokens[astray], words[astray], [texts[i] for i in astray],
+                                                                [[YES, NO]] * len(astray))):
                             answers[i] = text
                 if choices:
                     for i, text in zip(choices, model.choose(tokens[choices], words[choices], [texts[i] for i in choices],

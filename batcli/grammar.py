@@ -94,12 +94,12 @@ def asks_yes_or_no(question: str) -> bool:
     "or not" ("is it one sound or two?") or an indefinite that wants naming ("is there anything on my
     left?" is answered with what is there)."""
     words = _words(question).split()
-    if not words or words[0] not in AUXILIARIES or (WH_WORDS | WANT_NAMING) & set(words):
+    if form_of(question) != "yes_no" or (WH_WORDS | WANT_NAMING) & set(words):
         return False
     if "or" in words and words[-2:] != ["or", "not"]:
         return False
-    request = [w for w in words[1:4] if w not in ("you", "please")][:1]
-    return not (words[1:2] == ["you"] and request and request[0] in IMPERATIVE_VERBS)
+    polite_request = words[1:2] == ["you"] and next((w for w in words[2:] if w != "please"), "") in IMPERATIVE_VERBS
+    return not polite_request
 
 
 def _words(text: str) -> str:

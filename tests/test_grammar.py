@@ -71,6 +71,7 @@ def test_case_spacing_and_closing_marks_do_not_change_the_canonical_question(typ
     ("is there anything on my left?", False),  # answered with what is there
     ("the dog on my left?", False),  # no auxiliary to go by
     ("where is the dog", False),
+    ("is", True),  # an auxiliary alone: nothing else asked for
 ])
 def test_a_question_asks_for_yes_or_no_only_when_it_wants_nothing_more(question, wanted):
     assert asks_yes_or_no(question) is wanted
