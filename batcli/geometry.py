@@ -55,6 +55,11 @@ def plane_angles(azimuth_deg, elevation_deg) -> tuple[float, float, float]:
     return clip(y), clip(x), clip(z)
 
 
+def lateral_gap_deg(azimuth1_deg, elevation1_deg, azimuth2_deg, elevation2_deg) -> float:
+    """How far apart two directions are in lateral angle (deg): 0 when both lie on one cone of confusion."""
+    return abs(plane_angles(azimuth1_deg, elevation1_deg)[0] - plane_angles(azimuth2_deg, elevation2_deg)[0])
+
+
 def direction_words(azimuth_deg: float, elevation_deg: float, margin_deg: float = DIRECTION_MARGIN_DEG, front_back: bool = True) -> str:
     """Words for a direction: left/right, front/behind, above/below, in that order.
 

@@ -4,7 +4,8 @@ which training augmentations blur it.
 A probe, not a localizer: single-source scenes are mixed from a response bank (as the trainer mixes
 them), each clip is summarised by the frame-weighted mean of some of its feature maps (the `onset`
 front end of batcli/encoder/features.py at the `cpu` preset's sizes) and by the clip-wide direct-sound
-cues per linear bin and their fit to KEMAR's directions (DirectCues, one token for the whole clip), and a small MLP learns front against
+cues per linear bin and their fit to KEMAR's directions (DirectCues, one token for the whole clip), the
+same bins' level differences with each bin weighted by its own onsets, and a small MLP learns front against
 back from those numbers. Its error is measured on scenes mixed with another seed (reverberant and
 anechoic apart) and on the single-source clips of the accuracy benchmark's reverberant test set
 (accuracy.py's `bat simulate` command, rendered here when missing). Sources within 15 deg of the
@@ -59,18 +60,32 @@ MAP_SETS = {
     "direct ILD only": direct_columns(0),
     "direct IPD only": direct_columns(1, 2),
     "HRTF evidence (fit to KEMAR's grid)": 10 * BANDS + DIRECT_CUES * BINS + 1 + np.arange(GRID),
+    "direct ILD, each bin weighted by its own onsets": 10 * BANDS + DIRECT_CUES * BINS + 1 + GRID + np.arange(BINS),
 }
+
+
+def own_onset_ild(samples: torch.Tensor) -> np.ndarray:
+    """(BINS,) the level difference (dB / 40) per linear bin of 8-ms frames, each frame of a bin weighted
+    by the square of the rise of that bin's own level into it (DirectCues weighs every bin of a frame by
+    the rise of the frame's broadband level): a narrowband source's direct sound counts in its own bins
+    even where another source makes the broadband onsets."""
+    spec = torch.stft(samples[0], 256, 128, window=torch.hann_window(256), return_complex=True)[:, 1:]  # (2, BINS, frames)
+    power = spec.real.square() + spec.imag.square() + 1e-12
+    level = 10 * torch.log10(power.sum(0))
+    weight = torch.nn.functional.pad(torch.relu(level[:, 1:] - level[:, :-1]), (1, 0)).square() + 1e-2
+    left, right = (power * weight).sum(-1)
+    return (10 * torch.log10(left / right) / 40).clamp(-2.0, 2.0).numpy()
 
 
 def summary(audio: np.ndarray) -> np.ndarray:
     """The onset front end's maps, each a mean over frames weighted by level (louder frames count more),
-    then the direct cues and HRTF evidence of the whole clip: (10 * BANDS + DIRECT_CUES * BINS + 1 + GRID,)."""
+    then the direct cues and HRTF evidence of the whole clip, then own_onset_ild: (10 * BANDS + DIRECT_CUES * BINS + 1 + GRID + BINS,)."""
     with torch.no_grad():
         samples = torch.from_numpy(np.ascontiguousarray(audio)).float()[None]
         maps = FEATURES(samples)[0]
         direct = DIRECT(samples, 1)[0, 0]
     weight = maps[:2].mean(dim=(0, 1)) + 1 + 1e-6  # levels are on [-1, 1]
-    return np.concatenate([((maps * weight).sum(-1) / weight.sum()).flatten().numpy(), direct.numpy()])
+    return np.concatenate([((maps * weight).sum(-1) / weight.sum()).flatten().numpy(), direct.numpy(), own_onset_ild(samples)])
 
 
 def off_axis(azimuth_deg: float) -> bool:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from batcli.geometry import direction_words, great_circle_deg, plane_angles, to_cartesian, to_spherical, unit_vector, wrap_azimuth
+from batcli.geometry import direction_words, great_circle_deg, lateral_gap_deg, plane_angles, to_cartesian, to_spherical, unit_vector, wrap_azimuth
 
 
 def test_head_frame_axes():
@@ -54,3 +54,11 @@ def test_great_circle():
     assert great_circle_deg(359, 0, 1, 0) == pytest.approx(2)
     assert great_circle_deg(10, 90, 200, 90) == pytest.approx(0, abs=1e-6)
     assert great_circle_deg(0, 0, 180, 0) == pytest.approx(180)
+
+
+def test_a_front_back_or_up_down_mirror_is_on_the_same_cone_a_side_is_not():
+    assert lateral_gap_deg(30, 0, 150, 0) == pytest.approx(0, abs=1e-9)  # front/back mirror
+    assert lateral_gap_deg(90, 40, 90, -40) == pytest.approx(0, abs=1e-9)  # up/down mirror
+    assert lateral_gap_deg(0, 0, 180, 0) == pytest.approx(0, abs=1e-9)  # the median plane is one cone
+    assert lateral_gap_deg(90, 0, 270, 0) == pytest.approx(180)  # left against right
+    assert lateral_gap_deg(0, 0, 30, 0) == pytest.approx(30)

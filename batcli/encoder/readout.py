@@ -31,7 +31,7 @@ in a dry clip to the long frames' strongest mode on its cone (snap_in_dry_clips)
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import torch
@@ -344,10 +344,20 @@ def slot_places(outputs: SlotOutputs, dims: EncoderDims, calibration: tuple[floa
     return on_likelier_side(azimuth), elevation, distance, front
 
 
+CPU_CLIPS = 4  # clips heard at once on a CPU: 16 at once fill its caches and take 60 % longer (docs/benchmarks.md)
+
+
 def hear(model: SpatialEncoder, audio: torch.Tensor) -> tuple[torch.Tensor, SlotOutputs]:
     """(batch, 2, samples) -> the model's tokens (batch, tokens, width) and the slot outputs the readout
     decodes: with the template votes, and each slot's presence, class and distance averaged with the
-    same clip's with its ears swapped (mirror_average), both in one forward pass."""
+    same clip's with its ears swapped (mirror_average), both in one forward pass (on a CPU, one per
+    CPU_CLIPS clips)."""
+    if audio.device.type == "cpu" and len(audio) > CPU_CLIPS:
+        parts = [hear(model, part) for part in audio.split(CPU_CLIPS)]
+        outputs = [o for _, o in parts]
+        joined = {f.name: torch.cat([getattr(o, f.name) for o in outputs]) for f in fields(outputs[0])
+                  if f.name != "vote_directions" and getattr(outputs[0], f.name) is not None}
+        return torch.cat([t for t, _ in parts]), replace(outputs[0], **joined)
     tokens = model.encode(torch.cat([audio, audio.flip(1)]))
     both = model.read_slots(tokens)
 

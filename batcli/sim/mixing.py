@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.fft
 
-from ..geometry import great_circle_deg
+from ..geometry import great_circle_deg, lateral_gap_deg
 from .hrtf import HRTF
 from .library import SoundLibrary
 from .rooms import diffuse_noise_spectrum
@@ -82,16 +82,25 @@ def colouring(rng: np.random.Generator, variation: HeadVariation, frequencies: n
     return np.exp(gains_db * np.float32(np.log(10) / 20))
 
 
-def pick_positions(rng: np.random.Generator, bank: ResponseBank, count: int, min_separation_deg: float) -> list[int]:
-    """`count` bank indices, at least `min_separation_deg` apart, from one room when it holds enough of them."""
+def pick_positions(rng: np.random.Generator, bank: ResponseBank, count: int, config: SceneConfig) -> list[int]:
+    """`count` bank indices, at least `min_separation_deg` apart, from one room when it holds enough of them;
+    in `same_cone_fraction` of mixtures the second one on the first one's cone of confusion, where the
+    room holds such a position (a bank with more responses per room holds more)."""
     def apart(i: int) -> bool:
         return all(great_circle_deg(bank.records[i]["azimuth_deg"], bank.records[i]["elevation_deg"],
-                                    bank.records[c]["azimuth_deg"], bank.records[c]["elevation_deg"]) >= min_separation_deg for c in chosen)
+                                    bank.records[c]["azimuth_deg"], bank.records[c]["elevation_deg"]) >= config.min_separation_deg for c in chosen)
+
+    def on_cone(i: int) -> bool:
+        return all(lateral_gap_deg(bank.records[i]["azimuth_deg"], bank.records[i]["elevation_deg"],
+                                   bank.records[c]["azimuth_deg"], bank.records[c]["elevation_deg"]) <= config.same_cone_deg for c in chosen)
 
     room = bank.rooms[int(rng.integers(len(bank.rooms)))]
     chosen = [room[int(rng.integers(len(room)))]]
+    same_cone = count > 1 and config.same_cone_fraction and rng.random() < config.same_cone_fraction
     while len(chosen) < count:
         candidates = [i for i in room if i not in chosen and apart(i)]
+        if same_cone and any(on_cone(i) for i in candidates):
+            candidates = [i for i in candidates if on_cone(i)]
         if candidates:
             chosen.append(candidates[int(rng.integers(len(candidates)))])
             continue
@@ -112,7 +121,7 @@ def mix_responses(rng: np.random.Generator, library: SoundLibrary, hrtf: HRTF, b
     head = head or HeadVariation()
     count = 2 if rng.random() < config.two_source_fraction and len(library.labels) > 1 else 1
     labels = [library.labels[i] for i in rng.choice(len(library.labels), size=count, replace=False)]
-    positions = pick_positions(rng, bank, count, config.min_separation_deg)
+    positions = pick_positions(rng, bank, count, config)
     factor = float(rng.uniform(*head.size))
     # One FFT size for every scene of the bank, so the FFT plans and the noise filters are reused.
     size = scipy.fft.next_fast_len(num_samples + int(np.ceil(bank.longest * max(head.size))) + 1, real=True)

@@ -12,7 +12,7 @@ import numpy as np
 from scipy.signal import fftconvolve
 
 from ..errors import BatError
-from ..geometry import direction_words, great_circle_deg, to_cartesian
+from ..geometry import direction_words, great_circle_deg, lateral_gap_deg, to_cartesian
 from .hrtf import HRTF
 from .library import SoundLibrary
 from .rooms import Room, RoomConfig, binaural_response, diffuse_noise, draw_room, move_listener
@@ -25,6 +25,10 @@ class SceneConfig:
     elevation_deg: tuple[float, float] = field(default=(-40.0, 90.0), metadata={"help": "source elevation range, clipped to the HRTF's measured range", "range": (-90, 90)})
     distance_m: tuple[float, float] = field(default=(0.5, 10.0), metadata={"help": "source distance range from the head centre", "range": (0.1, 100)})
     min_separation_deg: float = field(default=20.0, metadata={"help": "smallest angle between the two sources of a mixture", "range": (0, 180)})
+    same_cone_fraction: float = field(default=0.0, metadata={
+        "help": "share of mixtures whose second source is on the first one's cone of confusion (lateral angles within "
+                "same_cone_deg): the mixtures hardest to count, as both give the same interaural differences", "range": (0, 1)})
+    same_cone_deg: float = field(default=10.0, metadata={"help": "largest lateral-angle gap of a same-cone mixture", "range": (0, 90)})
     source_wall_margin_m: float = field(default=0.25, metadata={"help": "smallest distance from a source to any wall", "range": (0, 5)})
     min_event_s: float = field(default=1.0, metadata={"help": "shortest time a source sounds", "range": (0.1, 600)})
     whole_clip_fraction: float = field(default=0.5, metadata={"help": "share of sources that sound for the whole clip", "range": (0, 1)})
@@ -135,7 +139,8 @@ def limit_peak(mix: np.ndarray) -> tuple[np.ndarray, float]:
 
 def place_sources(rng, room: Room, hrtf: HRTF, room_config: RoomConfig, config: SceneConfig, count: int, tries: int = 200):
     """Directions and distances of `count` sources, each inside the room (in a free field: anywhere),
-    away from the walls and at least `min_separation_deg` apart.
+    away from the walls and at least `min_separation_deg` apart (the second one, in `same_cone_fraction`
+    of mixtures, on the first one's cone of confusion).
 
     Draws that do not fit are rejected, so long distances are rarer in small rooms; a listener
     position that leaves no room for the sources is replaced by another one.
@@ -143,6 +148,8 @@ def place_sources(rng, room: Room, hrtf: HRTF, room_config: RoomConfig, config: 
     """
     low, high = config.elevation_deg
     sin_low, sin_high = np.sin(np.radians([max(low, hrtf.elevation_range[0]), min(high, hrtf.elevation_range[1])]))
+    # Drawn only when asked for, so that every other config's scenes stay what they were.
+    cone_deg = config.same_cone_deg if count > 1 and config.same_cone_fraction and rng.random() < config.same_cone_fraction else 180.0
     for _ in range(tries):
         placed = []
         for _ in range(tries * count):
@@ -151,7 +158,8 @@ def place_sources(rng, room: Room, hrtf: HRTF, room_config: RoomConfig, config: 
             distance = float(rng.uniform(*config.distance_m))
             position = room.to_room(to_cartesian(azimuth, elevation, distance))
             fits = room.anechoic or room.contains(position, config.source_wall_margin_m)
-            if fits and all(great_circle_deg(azimuth, elevation, a, e) >= config.min_separation_deg for a, e, _, _ in placed):
+            if fits and all(great_circle_deg(azimuth, elevation, a, e) >= config.min_separation_deg
+                            and lateral_gap_deg(azimuth, elevation, a, e) <= cone_deg for a, e, _, _ in placed):
                 placed.append((azimuth, elevation, distance, position))
                 if len(placed) == count:
                     return room, placed

@@ -6,7 +6,7 @@ import torch
 
 from batcli.encoder.model import EncoderDims, SlotOutputs
 from batcli.encoder.model import IDENTITY
-from batcli.encoder.readout import (bin_centres, calibrated, calibration_data, decode, fit_calibration, hear, make_targets, mirror_average,
+from batcli.encoder.readout import (CPU_CLIPS, bin_centres, calibrated, calibration_data, decode, fit_calibration, hear, make_targets, mirror_average,
                                     slot_loss, vote_balance)
 
 LABELS = ["dog", "siren", "rain"]
@@ -282,3 +282,25 @@ def test_what_is_heard_does_not_depend_on_which_ear_is_which(encoder_dir):
     for clip, mirror in zip(decode(heard, model.dims, model.labels, threshold=0.0), decode(swapped, model.dims, model.labels, threshold=0.0)):
         assert sorted((s["label"], round(s["score"], 3), round(s["label_score"], 3)) for s in clip["sources"]) == \
             sorted((s["label"], round(s["score"], 3), round(s["label_score"], 3)) for s in mirror["sources"])
+
+
+def test_a_batch_larger_than_a_cpu_hears_at_once_is_heard_in_parts_with_each_clips_own_outputs():
+    from dataclasses import fields
+
+    from batcli.encoder.model import SpatialEncoder
+
+    from ..conftest import TINY_DIMS
+
+    torch.manual_seed(0)
+    model = SpatialEncoder(EncoderDims(**{**TINY_DIMS, "features": "evidence"}), ["a", "b", "c"]).eval()
+    audio = torch.randn(CPU_CLIPS + 2, 2, model.dims.clip_samples, generator=torch.Generator().manual_seed(1)) * 0.1
+    with torch.no_grad():
+        tokens, heard = hear(model, audio)
+        alone = [hear(model, clip[None]) for clip in audio]
+    assert heard.votes is not None and heard.coherence is not None
+    assert torch.allclose(tokens, torch.cat([t for t, _ in alone]), atol=1e-5)
+    for field in fields(heard):
+        if field.name == "vote_directions":
+            assert torch.equal(heard.vote_directions, alone[0][1].vote_directions)
+        else:
+            assert torch.allclose(getattr(heard, field.name), torch.cat([getattr(o, field.name) for _, o in alone]), atol=1e-4), field.name

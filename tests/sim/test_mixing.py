@@ -6,7 +6,9 @@ import pytest
 from batcli.sim.hrtf import load_hrtf
 from batcli.sim.library import SoundConfig, load_library
 from batcli.sim.mixing import HeadVariation, ResponseBank, colouring, mix_responses, pick_positions, stretch
-from batcli.sim.scenes import SceneConfig
+from batcli.geometry import great_circle_deg, lateral_gap_deg
+from batcli.sim.rooms import RoomConfig, draw_room
+from batcli.sim.scenes import SceneConfig, place_sources
 
 RATE = 16000
 
@@ -52,10 +54,27 @@ def test_two_sources_come_from_one_room_when_it_has_two_positions_far_enough_apa
     bank = bank_of([[0.0, 90.0, 180.0], [10.0, 100.0], [45.0]])
     room_of = {i: r for r, room in enumerate(bank.rooms) for i in room}
     for seed in range(50):
-        first, second = pick_positions(np.random.default_rng(seed), bank, 2, 20.0)
+        first, second = pick_positions(np.random.default_rng(seed), bank, 2, SceneConfig())
         assert first != second
         if len(bank.rooms[room_of[first]]) > 1:
             assert room_of[first] == room_of[second]
+
+
+def test_a_same_cone_mixture_takes_the_position_on_the_first_ones_cone_when_the_room_has_one():
+    # Room 0: front (0), its front/back mirror (180) on the same cone, and left (90) on another.
+    bank = bank_of([[0.0, 180.0, 90.0]])
+    always = SceneConfig(same_cone_fraction=1.0)
+    firsts = set()
+    for seed in range(60):
+        first, second = pick_positions(np.random.default_rng(seed), bank, 2, always)
+        firsts.add(first)
+        if first in (0, 1):
+            assert {first, second} == {0, 1}
+        else:  # nothing on the left position's cone: any position far enough
+            assert second in (0, 1)
+    assert firsts == {0, 1, 2}
+    never = {tuple(sorted(pick_positions(np.random.default_rng(seed), bank, 2, SceneConfig()))) for seed in range(60)}
+    assert (0, 2) in never and (1, 2) in never
 
 
 def test_a_mixed_scene_is_a_pure_function_of_its_generator():
@@ -70,3 +89,20 @@ def test_a_mixed_scene_is_a_pure_function_of_its_generator():
     assert a.dtype == np.float32 and a.shape == (2, RATE) and 0 < np.abs(a).max() <= 0.99
     assert np.array_equal(a, b) and sources == again and not np.array_equal(a, c)
     assert len(sources) == 2 and sources[0]["label"] != sources[1]["label"]
+
+
+def test_a_rendered_same_cone_mixture_puts_the_second_source_on_the_first_ones_cone():
+    hrtf = load_hrtf("kemar", RATE)
+    rooms = RoomConfig()
+    gaps = {}
+    for fraction in (0.0, 1.0):
+        config = SceneConfig(same_cone_fraction=fraction, same_cone_deg=5.0)
+        gaps[fraction] = []
+        for seed in range(30):
+            rng = np.random.default_rng(seed)
+            _, placed = place_sources(rng, draw_room(rng, rooms), hrtf, rooms, config, 2)
+            (a1, e1, *_), (a2, e2, *_) = placed
+            assert great_circle_deg(a1, e1, a2, e2) >= config.min_separation_deg
+            gaps[fraction].append(lateral_gap_deg(a1, e1, a2, e2))
+    assert max(gaps[1.0]) <= 5.0
+    assert max(gaps[0.0]) > 20.0
