@@ -26,7 +26,7 @@ from ..geometry import great_circle_deg, lateral_gap_deg
 from .hrtf import HRTF
 from .library import SoundLibrary
 from .rooms import diffuse_noise_spectrum
-from .scenes import SceneConfig, draw_event, limit_peak
+from .scenes import SceneConfig, draw_event, limit_peak, wants_same_cone
 
 COLOURING_KNOTS = 10  # log-spaced frequencies between 100 Hz and Nyquist where the random gains are drawn
 
@@ -86,21 +86,22 @@ def pick_positions(rng: np.random.Generator, bank: ResponseBank, count: int, con
     """`count` bank indices, at least `min_separation_deg` apart, from one room when it holds enough of them;
     in `same_cone_fraction` of mixtures the second one on the first one's cone of confusion, where the
     room holds such a position (a bank with more responses per room holds more)."""
+    def where(i: int) -> tuple[float, float]:
+        return bank.records[i]["azimuth_deg"], bank.records[i]["elevation_deg"]
+
     def apart(i: int) -> bool:
-        return all(great_circle_deg(bank.records[i]["azimuth_deg"], bank.records[i]["elevation_deg"],
-                                    bank.records[c]["azimuth_deg"], bank.records[c]["elevation_deg"]) >= config.min_separation_deg for c in chosen)
+        return all(great_circle_deg(*where(i), *where(c)) >= config.min_separation_deg for c in chosen)
 
     def on_cone(i: int) -> bool:
-        return all(lateral_gap_deg(bank.records[i]["azimuth_deg"], bank.records[i]["elevation_deg"],
-                                   bank.records[c]["azimuth_deg"], bank.records[c]["elevation_deg"]) <= config.same_cone_deg for c in chosen)
+        return all(lateral_gap_deg(*where(i), *where(c)) <= config.same_cone_deg for c in chosen)
 
     room = bank.rooms[int(rng.integers(len(bank.rooms)))]
     chosen = [room[int(rng.integers(len(room)))]]
-    same_cone = count > 1 and config.same_cone_fraction and rng.random() < config.same_cone_fraction
+    same_cone = wants_same_cone(rng, config, count)
     while len(chosen) < count:
         candidates = [i for i in room if i not in chosen and apart(i)]
-        if same_cone and any(on_cone(i) for i in candidates):
-            candidates = [i for i in candidates if on_cone(i)]
+        if same_cone:
+            candidates = [i for i in candidates if on_cone(i)] or candidates
         if candidates:
             chosen.append(candidates[int(rng.integers(len(candidates)))])
             continue

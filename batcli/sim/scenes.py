@@ -137,6 +137,12 @@ def limit_peak(mix: np.ndarray) -> tuple[np.ndarray, float]:
     return mix * 10 ** (gain_db / 20), gain_db
 
 
+def wants_same_cone(rng: np.random.Generator, config: SceneConfig, count: int) -> bool:
+    """Whether a scene's second source goes on the first one's cone of confusion (scene.same_cone_fraction);
+    drawn only when asked for, so that every other config's scenes stay what they were."""
+    return count > 1 and config.same_cone_fraction > 0 and rng.random() < config.same_cone_fraction
+
+
 def place_sources(rng, room: Room, hrtf: HRTF, room_config: RoomConfig, config: SceneConfig, count: int, tries: int = 200):
     """Directions and distances of `count` sources, each inside the room (in a free field: anywhere),
     away from the walls and at least `min_separation_deg` apart (the second one, in `same_cone_fraction`
@@ -148,8 +154,7 @@ def place_sources(rng, room: Room, hrtf: HRTF, room_config: RoomConfig, config: 
     """
     low, high = config.elevation_deg
     sin_low, sin_high = np.sin(np.radians([max(low, hrtf.elevation_range[0]), min(high, hrtf.elevation_range[1])]))
-    # Drawn only when asked for, so that every other config's scenes stay what they were.
-    cone_deg = config.same_cone_deg if count > 1 and config.same_cone_fraction and rng.random() < config.same_cone_fraction else 180.0
+    cone_deg = config.same_cone_deg if wants_same_cone(rng, config, count) else 180.0
     for _ in range(tries):
         placed = []
         for _ in range(tries * count):

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from batcli.geometry import great_circle_deg, lateral_gap_deg
 from batcli.sim.hrtf import load_hrtf
 from batcli.sim.library import SoundConfig, load_library
 from batcli.sim.mixing import HeadVariation, ResponseBank, colouring, mix_responses, pick_positions, stretch
-from batcli.geometry import great_circle_deg, lateral_gap_deg
 from batcli.sim.rooms import RoomConfig, draw_room
 from batcli.sim.scenes import SceneConfig, place_sources
 
