@@ -372,6 +372,10 @@ def main() -> None:
     read-only folder) is one line naming the file."""
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, _stop)
+    # multiprocessing's resource tracker, a process of its own started with this interpreter's warning
+    # options, outlives a stopped run by a moment, cleans up the loader queues' semaphores the stop left
+    # behind and says so on stderr, below bat's one-line error: nothing a user can act on.
+    sys.warnoptions.append("ignore::UserWarning:multiprocessing.resource_tracker")
     try:
         app()
     except (BatError, Stopped, OSError) as err:

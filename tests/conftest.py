@@ -1,6 +1,7 @@
 """Fixtures shared across the test folders: the `bat` command line, small simulated data sets and a
 tiny untrained encoder (1-s clips at 16 kHz, so that everything that uses them stays quick)."""
 
+import os
 import subprocess
 import sys
 
@@ -13,6 +14,14 @@ from batcli.encoder.model import EncoderDims, SpatialEncoder, save_model
 from batcli.sim.simulate import SimulateConfig, simulate
 
 RATE = 16000
+
+# Tests run in parallel, one pytest-xdist worker per core (pyproject's `-n auto`): each worker's torch,
+# and the bat processes it starts, take their share of the cores rather than all of them each.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
 
 def set_options(values: list[str]) -> list[str]:
     """`--set VALUE` for each value, as a command line takes them."""

@@ -175,6 +175,27 @@ def test_a_stopped_training_keeps_its_last_checkpoint_and_says_how_to_resume(bat
     run.assert_nothing_left()
 
 
+LEAK = """
+import multiprocessing, os, sys
+import batcli.cli
+
+def leave_a_semaphore():  # as a run stopped while its loader processes hold their queues
+    held = multiprocessing.get_context("forkserver").Lock()
+    os._exit(1 if held else 0)
+
+batcli.cli.app = leave_a_semaphore
+batcli.cli.main() if sys.argv[1] == "bat" else leave_a_semaphore()
+"""
+
+
+@pytest.mark.parametrize("through_bat", [True, False])
+def test_the_resource_tracker_says_nothing_after_bat_stops(through_bat):
+    """The tracker outlives the stopped process and cleans up after it; under bat it does so silently,
+    so bat's one-line error stays the last line (without bat's main, the same leak is reported)."""
+    result = subprocess.run([sys.executable, "-c", LEAK, "bat" if through_bat else "plain"], capture_output=True, text=True, timeout=60)
+    assert ("leaked semaphore" in result.stderr) != through_bat, result.stderr
+
+
 def test_stopped_localize_and_ask_leave_no_output_file(tmp_path, llm_run, questions_dir):
     recordings = [str(p) for p in sorted((questions_dir / "audio").glob("*.wav"))] * 30
     questions = tmp_path / "questions.jsonl"
