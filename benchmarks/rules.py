@@ -42,9 +42,10 @@ UP, DOWN = ("above", "higher", "up", "over", "height"), ("below", "lower", "down
 ALL = ("both", "all", "every", "everything", "each", "two")
 WHERE = ("where", "direction", "which way", "locate")
 HOW_FAR = ("how far", "distance", "how close", "how near", "metres", "meters", "how distant")
-# What the sound cannot tell: looks, identity, age, price, feelings, the weather.
+# What the sound cannot tell: looks, size, speed, state, identity, age, price, feelings, the weather.
 UNKNOWABLE = ("colour", "color", "who", "whose", "brand", "made of", "how old", "name of", "look like", "weigh", "cost",
-              "weather", "time of day", "owns", "happy", "angry", "friendly")
+              "weather", "time of day", "owns", "happy", "angry", "friendly", "how big", "how tall", "how heavy", "how large",
+              "how fast", "how quickly", "new", "broken", "expensive", "clean", "shape")
 
 
 def has(text: str, words: tuple[str, ...]) -> bool:
@@ -138,7 +139,7 @@ def answer(question: str, record: dict, names: list[str]) -> str:
     options = offered_options(question, [*(name.lower() for name in names), *by_label])
     if options:
         return choose(rest, options, named, by_label, sources)
-    if has(rest, UNKNOWABLE):
+    if has(rest, UNKNOWABLE) and not has(rest, ("between",)):  # "how big is the gap between ..." asks how far apart
         return UNANSWERABLE
     if has(rest, ("how many", "count")) and not has(rest, ("metres", "meters")):
         return str(len(sources))

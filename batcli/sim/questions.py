@@ -669,6 +669,10 @@ TEMPLATES = (
         "What time of day is it?",
         "What is the weather like (outside|)?",
         "Who owns the {x}?",
+        "How (big|tall|heavy|large) is the {x}?",
+        "How (fast|quickly) is the {x} moving?",
+        "Is the {x} (new|broken|expensive|clean)?",
+        "What shape is the {x}?",
     )),
 )
 TEMPLATES_BY_ID = {t.id: t for t in TEMPLATES}

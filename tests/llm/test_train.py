@@ -81,17 +81,16 @@ def test_the_loss_covers_only_the_answer(questions_dir, encoder_dir, tmp_path):
 
     lm, tokenizer = load_pretrained_lm(settings.lm)
     model = SpatialLM(Projector(settings.projector, 32, 32), lm, tokenizer)
-    seen = {}
-    original = lm.forward
-
-    def spy(*args, **kwargs):
-        seen["labels"] = kwargs["labels"]
-        return original(*args, **kwargs)
-
-    lm.forward = spy
-    model(torch.randn(1, 10, 32), None, ["where is the dog?"], ["left, front; 2.5m"])
-    supervised = seen["labels"][seen["labels"] != -100].tolist()
-    assert supervised == tokenizer(" left, front; 2.5m", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    said = tokenizer(" left, front; 2.5m", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    predicted = []
+    lm.get_output_embeddings().register_forward_hook(lambda module, inputs, output: predicted.append(output.shape[0]))
+    tokens = torch.randn(1, 10, 32)
+    loss = model(tokens, None, ["where is the dog?"], ["left, front; 2.5m"])
+    assert predicted == [len(said)]  # the output layer runs only where an answer token is predicted
+    embeds, mask, labels = model._teacher_forced(tokens, None, ["where is the dog?"], ["left, front; 2.5m"])
+    assert labels[labels != -100].tolist() == said
+    whole = lm(inputs_embeds=embeds, attention_mask=mask, labels=labels).loss  # every position's logits
+    assert torch.allclose(loss, whole, atol=1e-5)
 
 
 def test_in_the_chat_template_the_question_is_the_users_turn_and_the_answer_the_assistants(encoder_dir, tmp_path):
@@ -108,17 +107,8 @@ def test_in_the_chat_template_the_question_is_the_users_turn_and_the_answer_the_
     model = SpatialLM(projector, lm, tokenizer, prompt="chat")
     [prompt] = model.prompts([" where is the dog? "], None)
     assert prompt.endswith("<s>user\nQuestion: Where is the dog?</s>\n<s>assistant\n")
-    seen = {}
-    original = lm.forward
-
-    def spy(*args, **kwargs):
-        seen["labels"] = kwargs["labels"]
-        return original(*args, **kwargs)
-
-    lm.forward = spy
-    model(torch.randn(1, 10, 32), None, ["where is the dog?"], ["left, front; 2.5m"])
-    supervised = seen["labels"][seen["labels"] != -100].tolist()
-    assert supervised == tokenizer("left, front; 2.5m", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    _, _, labels = model._teacher_forced(torch.randn(1, 10, 32), None, ["where is the dog?"], ["left, front; 2.5m"])
+    assert labels[labels != -100].tolist() == tokenizer("left, front; 2.5m", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
 
 
 def test_shipping_copies_only_what_ask_reads_as_float16(questions_dir, encoder_dir, tmp_path):
