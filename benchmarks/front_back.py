@@ -29,7 +29,7 @@ import torch
 
 from batcli.audio import read_binaural
 from batcli.encoder.data import augment, bank_config, load_bank
-from batcli.encoder.features import DIRECT_CUES, EVIDENCE_AZIMUTHS, EVIDENCE_ELEVATIONS, BinauralFeatures, DirectCues
+from batcli.encoder.features import DIRECT_CUES, EVIDENCE_AZIMUTHS, EVIDENCE_ELEVATIONS, BinauralFeatures, DirectCues, onset_weights
 from batcli.records import load_jsonl
 from batcli.sim.hrtf import load_hrtf
 from batcli.sim.library import load_library
@@ -72,7 +72,7 @@ def own_onset_ild(samples: torch.Tensor) -> np.ndarray:
     spec = torch.stft(samples[0], 256, 128, window=torch.hann_window(256), return_complex=True)[:, 1:]  # (2, BINS, frames)
     power = spec.real.square() + spec.imag.square() + 1e-12
     level = 10 * torch.log10(power.sum(0))
-    weight = torch.nn.functional.pad(torch.relu(level[:, 1:] - level[:, :-1]), (1, 0)).square() + 1e-2
+    weight = onset_weights(level)
     left, right = (power * weight).sum(-1)
     return (10 * torch.log10(left / right) / 40).clamp(-2.0, 2.0).numpy()
 

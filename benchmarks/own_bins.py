@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from scipy.signal import fftconvolve
 
 from batcli.encoder.data import bank_config, load_bank
-from batcli.encoder.features import DYNAMIC_RANGE_DB, ONSET_FLOOR, direction_templates
+from batcli.encoder.features import DYNAMIC_RANGE_DB, direction_templates, onset_weights
 from batcli.geometry import great_circle_deg, plane_angles, unit_vector
 from batcli.sim.hrtf import load_hrtf
 from batcli.sim.library import load_library
@@ -44,9 +44,8 @@ def powers(audio: np.ndarray) -> torch.Tensor:
 
 
 def rise_weights(level: torch.Tensor) -> torch.Tensor:
-    """Square of the rise in level (dB, (..., frames)) into each frame, plus the floor DirectCues adds."""
-    level = torch.maximum(level, level.max() - DYNAMIC_RANGE_DB)
-    return F.pad(torch.relu(level[..., 1:] - level[..., :-1]), (1, 0)).square() + ONSET_FLOOR
+    """onset_weights of levels (dB, (..., frames)) held at most DYNAMIC_RANGE_DB below the loudest, as DirectCues holds them."""
+    return onset_weights(torch.maximum(level, level.max() - DYNAMIC_RANGE_DB))
 
 
 def pooled_ild(power: torch.Tensor, weighting: str) -> np.ndarray:

@@ -222,13 +222,19 @@ class DirectCues(nn.Module):
         every frame's powers and cross-spectrum: a diffuse background's interaural spectrum is nobody's
         direction."""
         power, cross, level = spectra
-        weight = F.pad(torch.relu(level[:, 1:] - level[:, :-1]), (1, 0)).square()[:, None] + ONSET_FLOOR  # (batch, 1, frames)
+        weight = onset_weights(level)[:, None]  # (batch, 1, frames)
         stats = torch.stack([power[:, 0] * weight, power[:, 1] * weight, cross.real * weight, cross.imag * weight,
                              power.sum(1), weight.expand_as(cross.real)], dim=1)  # (batch, 6, bins, frames)
         if noise is not None:
             stats = torch.cat([stats[:, :4] - weight[:, None] * noise[..., None], stats[:, 4:]], dim=1)
         stats = _frame_mean(F.adaptive_avg_pool1d(stats.flatten(1, 2), tokens).reshape(*stats.shape[:3], tokens), pool)
         return stats.unbind(1)
+
+
+def onset_weights(level: torch.Tensor) -> torch.Tensor:
+    """(..., frames) levels (dB) -> each frame's weight: the square of the rise in level into it, plus
+    ONSET_FLOOR. At an onset the direct sound arrives before its echoes."""
+    return F.pad(torch.relu(level[..., 1:] - level[..., :-1]), (1, 0)).square() + ONSET_FLOOR
 
 
 def template_scores(both: torch.Tensor, ild_db: torch.Tensor, real: torch.Tensor, imag: torch.Tensor, magnitude: torch.Tensor,
