@@ -39,7 +39,7 @@ benchmark: install
 # Rebuild the shipped models from scratch (each training run is checkpointed: run `make models` again
 # to resume). The encoder is `make encoder` (below), shipped as float16. The language model: 2500 fresh
 # clips with 8 questions each, then LoRA adapters and a projector on SmolLM2-135M-Instruct, trained on
-# the frozen shipped encoder in one run of the `smollm2` preset (420 steps of 16 questions, about 43
+# the frozen shipped encoder in one run of the `smollm2` preset (480 steps of 16 questions, 45-60
 # minutes on 2 CPU cores; the encoder's pass over the clips, both ears both ways, 4 minutes more), its
 # answers following what the encoder heard. Shipped as float16 with the base model named, not copied;
 # it hears through the shipped encoder.

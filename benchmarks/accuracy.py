@@ -15,7 +15,8 @@ Writes benchmarks/results/accuracy[-NAME].json.
 `--sounds LIB` renders the test set from another sound library: `build/sounds/recorded.jsonl` (`make
 sounds`) gives its test split, recordings no training heard.
 count_right is the share of the one- and of the two-source clips for which the number of reported
-sources is right.
+sources is right. The single sources' distance errors are also told apart by the true distance (DER
+and mean signed error per band), which shows whether far sources are heard as far.
 Usage: python benchmarks/accuracy.py [--clips 1000] [--seed 2] [--condition rooms|free-field] [--hrtf FILE] [--hear-with FILE] [--sounds LIB] [--encoder DIR] [--llm DIR] [--keep DIR] [--no-answers]
 """
 
@@ -60,6 +61,27 @@ def count_right(localized: Path, scenes: Path, sources: int) -> float | None:
         if record["audio"] in held:
             reported.setdefault(record["audio"], len(record["sources"]))
     return round(sum(n == sources for n in reported.values()) / len(reported), 4) if reported else None
+
+
+DISTANCE_BANDS_M = ((0, 1), (1, 2), (2, 3), (3, 5), (5, 10))
+
+
+def distance_by_range(localized: Path, scenes: Path) -> list[dict]:
+    """Per band of true distance, over the one-source clips with a source reported (the first window's
+    first): the sources, the share more than 0.5 m off (DER) and the mean of predicted - true (m)."""
+    truth = {str(scenes.parent / r["audio"]): r["sources"][0]["distance_m"]
+             for r in map(json.loads, scenes.read_text().splitlines()) if len(r["sources"]) == 1}
+    pairs = {}
+    for record in map(json.loads, localized.read_text().splitlines()):
+        if record["audio"] in truth and record["sources"]:
+            pairs.setdefault(record["audio"], (truth[record["audio"]], record["sources"][0]["distance_m"]))
+    rows = []
+    for low, high in DISTANCE_BANDS_M:
+        errors = [predicted - true for true, predicted in pairs.values() if low <= true < high]
+        rows.append({"from_m": low, "to_m": high, "sources": len(errors),
+                     "der": round(sum(abs(e) > 0.5 for e in errors) / len(errors), 4) if errors else None,
+                     "mean_error_m": round(sum(errors) / len(errors), 3) if errors else None})
+    return rows
 
 
 def rules_answers(questions: Path, localized: Path) -> list[dict]:
@@ -111,6 +133,7 @@ def main() -> None:
         for group, count in (("single_source", 1), ("two_source", 2)):
             if localization[group]:
                 localization[group]["count_right"] = count_right(folder / "localized.jsonl", data / "scenes.jsonl", count)
+        distances = distance_by_range(folder / "localized.jsonl", data / "scenes.jsonl")
         peer = Peer("kemar", 32000)
         write_jsonl((peer.localize(path) for path in paths.split()), folder / "peer.jsonl")
         peer_scores = json.loads(bat("eval", str(folder / "peer.jsonl"), "--ref", str(data / "scenes.jsonl")))
@@ -127,7 +150,7 @@ def main() -> None:
             rules_scores = json.loads(bat("eval", str(folder / "rules.jsonl"), "--ref", str(data / "qa.jsonl")))
     results = {"benchmark": "accuracy", "clips": args.clips, "seed": args.seed, "condition": args.condition, "hrtf": args.hrtf or "kemar",
                "heard_with": args.hear_with, "sounds": args.sounds or "procedural",
-               "localization": localization, "peer": peer_scores, "answers": answers, "rules": rules_scores}
+               "localization": localization, "distance_by_range": distances, "peer": peer_scores, "answers": answers, "rules": rules_scores}
     target = Path(__file__).parent / "results" / (f"accuracy-{args.name}.json" if args.name else "accuracy.json")
     target.parent.mkdir(exist_ok=True)
     target.write_text(json.dumps(results, indent=2) + "\n")
@@ -141,6 +164,10 @@ def main() -> None:
                 peer_blind = scores is peer_scores and key in ("map", "distance_mae_m", "der")  # the peer says neither what nor how far
                 cells.append("-" if value is None or peer_blind else round(value, 3))
         print(f"{key:<26} " + " ".join(f"{c:>9}" for c in cells))
+    print(f"{'true distance':<18} {'sources':>8} {'DER':>10} {'mean error':>11}")
+    for row in distances:
+        cells = [row["sources"], *("-" if row[k] is None else round(row[k], 3) for k in ("der", "mean_error_m"))]
+        print(f"{row['from_m']}-{row['to_m']} m{'':<13} {cells[0]:>8} {cells[1]:>10} {cells[2]:>11}")
     print(f"{'front probability':<18} {'sources':>8} {'predicted':>10} {'observed':>9}")
     for row in localization.get("front_reliability", []):
         cells = [row["sources"], *("-" if row[k] is None else round(row[k], 3) for k in ("predicted", "observed"))]

@@ -292,7 +292,9 @@ def test_a_batch_larger_than_a_cpu_hears_at_once_is_heard_in_parts_with_each_cli
     from ..conftest import TINY_DIMS
 
     torch.manual_seed(0)
-    model = SpatialEncoder(EncoderDims(**{**TINY_DIMS, "features": "evidence"}), ["a", "b", "c"]).eval()
+    # One slot: an untrained model's two slots can tie in the mirror matching (mirror_average), and a tie
+    # flips on the last bit of a sum that the batch size changes; the matching is tested on its own above.
+    model = SpatialEncoder(EncoderDims(**{**TINY_DIMS, "features": "evidence", "slots": 1}), ["a", "b", "c"]).eval()
     audio = torch.randn(CPU_CLIPS + 2, 2, model.dims.clip_samples, generator=torch.Generator().manual_seed(1)) * 0.1
     with torch.no_grad():
         tokens, heard = hear(model, audio)
