@@ -32,7 +32,7 @@ from peer import Peer
 from rules import answer
 
 from batcli.evaluate import read_labels
-from batcli.metrics import QUESTION_TYPES
+from batcli.metrics import DISTANCE_THRESHOLD_M, QUESTION_TYPES
 from batcli.records import write_jsonl
 from batcli.sim.questions import OTHER_SOUNDS
 
@@ -68,7 +68,8 @@ DISTANCE_BANDS_M = ((0, 1), (1, 2), (2, 3), (3, 5), (5, 10))
 
 def distance_by_range(localized: Path, scenes: Path) -> list[dict]:
     """Per band of true distance, over the one-source clips with a source reported (the first window's
-    first): the sources, the share more than 0.5 m off (DER) and the mean of predicted - true (m)."""
+    first): the sources, the share more than DISTANCE_THRESHOLD_M off (DER, as bat eval counts it) and the
+    mean of predicted - true (m)."""
     truth = {str(scenes.parent / r["audio"]): r["sources"][0]["distance_m"]
              for r in map(json.loads, scenes.read_text().splitlines()) if len(r["sources"]) == 1}
     pairs = {}
@@ -79,7 +80,7 @@ def distance_by_range(localized: Path, scenes: Path) -> list[dict]:
     for low, high in DISTANCE_BANDS_M:
         errors = [predicted - true for true, predicted in pairs.values() if low <= true < high]
         rows.append({"from_m": low, "to_m": high, "sources": len(errors),
-                     "der": round(sum(abs(e) > 0.5 for e in errors) / len(errors), 4) if errors else None,
+                     "der": round(sum(abs(e) > DISTANCE_THRESHOLD_M for e in errors) / len(errors), 4) if errors else None,
                      "mean_error_m": round(sum(errors) / len(errors), 3) if errors else None})
     return rows
 
